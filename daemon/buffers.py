@@ -1,0 +1,100 @@
+"""Records read from the ring and not yet written, grouped by partition path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from parquet_logger import wire
+
+from .partfile import PARTITION_PATTERN
+
+INVALID_EVENT_TYPE = "invalid_record"
+
+
+@dataclass
+class PartitionBuffer:
+    metas: list[list[Any]] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+
+
+class Buffers:
+    """Per-partition buffers; a record that cannot be decoded is kept as an `invalid_record`
+    row (its bytes in the payload, as text) rather than lost."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[str, PartitionBuffer] = {}
+        self.rows = 0
+        self.nbytes = 0
+        self.invalid = 0
+        # Invalid records go where a valid one would, so every folder has the same hive keys.
+        self._last_partition = ""
+
+    def add(self, body: bytes, now_us: int) -> None:
+        try:
+            meta, payload = wire.decode(body)
+            partition = meta[0]
+            if not isinstance(partition, str) or not PARTITION_PATTERN.match(partition):
+                raise wire.WireError(f"unsafe partition path {partition!r}")
+            self._last_partition = partition
+        except wire.WireError as exc:
+            self.invalid += 1
+            meta, payload = _invalid_record(body, str(exc), now_us)
+            partition = meta[0] = _invalid_partition(self._last_partition, now_us)
+        buf = self.partitions.get(partition)
+        if buf is None:
+            buf = self.partitions[partition] = PartitionBuffer()
+        buf.metas.append(meta)
+        buf.payloads.append(payload)
+        self.rows += 1
+        self.nbytes += len(body)
+
+    def take(self) -> dict[str, PartitionBuffer]:
+        """Hand over everything buffered and start empty."""
+        taken, self.partitions = self.partitions, {}
+        self.rows = 0
+        self.nbytes = 0
+        return taken
+
+    def put_back(self, taken: dict[str, PartitionBuffer]) -> None:
+        """Return buffers whose write failed, ahead of anything read since."""
+        for partition, buf in taken.items():
+            current = self.partitions.get(partition)
+            if current is not None:
+                buf.metas += current.metas
+                buf.payloads += current.payloads
+            self.partitions[partition] = buf
+        # Rare path (a failed write): recount rather than track the merge.
+        self.rows = sum(len(b.metas) for b in self.partitions.values())
+        self.nbytes = sum(len(p) for b in self.partitions.values() for p in b.payloads)
+
+
+def _invalid_partition(like: str, now_us: int) -> str:
+    parts = []
+    for part in like.split("/") if like else []:
+        if part.startswith("date="):
+            day = datetime.fromtimestamp(now_us / 1e6, UTC).strftime("%Y-%m-%d")
+            parts.append(f"date={day}")
+        elif part.startswith("event_type="):
+            parts.append(f"event_type={INVALID_EVENT_TYPE}")
+    return "/".join(parts)
+
+
+def _invalid_record(body: bytes, reason: str, now_us: int) -> tuple[list[Any], bytes]:
+    payload = orjson.dumps(
+        {
+            "event_type": INVALID_EVENT_TYPE,
+            "error": reason,
+            "record": body.decode("utf-8", errors="backslashreplace"),
+        }
+    )
+    meta: list[Any] = [None] * len(wire.META_FIELDS)
+    meta[wire.META_FIELDS.index("timestamp")] = now_us
+    meta[wire.META_FIELDS.index("event_type")] = INVALID_EVENT_TYPE
+    meta[wire.META_FIELDS.index("schema_version")] = wire.SCHEMA_VERSION
+    for name in ("run_id", "parent_run_id", "custom_id"):
+        meta[wire.META_FIELDS.index(name)] = ""
+    return meta, payload

@@ -1,0 +1,331 @@
+"""The writer's service loop: drain the ring, buffer, write part files, commit, repeat.
+
+Signal handlers only record the signal; the loop acts on it. SIGTERM/SIGINT drain and exit 0,
+a second one exits at once (the ring still holds every uncommitted record, so nothing
+committed or published is lost), SIGHUP flushes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import orjson
+import pyarrow as pa
+
+from parquet_logger import ring as ring_layout
+from parquet_logger.ring import Ring
+from parquet_logger.statedir import StateDir, open_private
+
+from . import journal, partfile
+from .buffers import Buffers, PartitionBuffer
+from .schema import build_table, sanitize
+
+log = logging.getLogger("parquet_logger_daemon")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_ALREADY_RUNNING = 3
+EXIT_FORCED = 4
+
+READ_CHUNK_BYTES = 8 * 1024 * 1024
+IDLE_SLEEP_MAX_S = 0.02
+HOUSEKEEPING_PERIOD_S = 0.25
+STATUS_PERIOD_S = 1.0
+WRITE_RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    """Writer-level settings (from the CLI, or from the logger that started the writer)."""
+
+    flush_interval_s: float = 1.0
+    max_file_bytes: int = 128 * 1024 * 1024
+    ring_size_bytes: int = 64 * 1024 * 1024
+    buffer_size: int | None = None
+    exit_when_idle: bool = False
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    written: int = 0
+    invalid_records: int = 0
+    corrupt_frames: int = 0
+    files_written: int = 0
+    flushes: int = 0
+    write_errors: int = 0
+    last_flush_ns: int = 0
+    last_error: str = ""
+
+
+class WriterService:
+    """One writer for one log directory (the writer lock guarantees it is the only one)."""
+
+    def __init__(self, log_dir: str | os.PathLike[str], config: WriterConfig) -> None:
+        self.state = StateDir.for_log_dir(log_dir)
+        self.config = config
+        self.counters = Counters()
+        self._buffers = Buffers()
+        self._namer = partfile.PartNamer()
+        self._stopping = False  # set by SIGTERM/SIGINT
+        self._hup = False  # set by SIGHUP
+        self._started_ns = time.time_ns()
+        self._ring: Ring | None = None
+        self._read_pos = 0
+        # None: a flush asked for before this writer started is honoured at once.
+        self._seen_flush_requests: int | None = None
+        self._last_flush = time.monotonic()
+        self._write_blocked_until = 0.0
+
+    # ------------------------------------------------------------------ entry
+    def run(self) -> int:
+        self.state.ensure()
+        lock_fd = open_private(self.state.writer_lock)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            log.error("another writer is already running for %s", self.state.log_dir)
+            return EXIT_ALREADY_RUNNING
+        try:
+            return self._run_locked()
+        finally:
+            os.close(lock_fd)  # releases the writer lock
+
+    def _run_locked(self) -> int:
+        ring = self._ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+        self._recover(ring)
+        self._read_pos = ring.committed
+        ring.set_word(ring_layout.WRITER_PID, os.getpid())
+        self._install_signals()
+        log.info(
+            "writer %d for %s: ring %s (%d bytes), resuming at %d",
+            os.getpid(), self.state.log_dir, ring.path, ring.capacity, self._read_pos,
+        )
+        code = self._loop(ring)
+        ring.set_word(ring_layout.WRITER_PID, 0)
+        self._write_status(ring, running=False)
+        ring.close()
+        return code
+
+    def _install_signals(self) -> None:
+        def record(signum: int, frame: FrameType | None) -> None:
+            if signum == signal.SIGHUP:
+                self._hup = True
+            elif self._stopping:
+                # Second stop signal: leave now; uncommitted records stay in the ring.
+                os._exit(EXIT_FORCED)
+            else:
+                self._stopping = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, record)
+
+    # ------------------------------------------------------------------ recovery
+    def _recover(self, ring: Ring) -> None:
+        """Finish a commit that a crashed writer journalled, then drop its stray .tmp files."""
+        entry = journal.read(self.state.journal)
+        if entry is not None and entry.ring_id == ring.ring_id and entry.end > ring.committed:
+            for tmp, final in entry.files:
+                partfile.publish(Path(tmp), Path(final))
+            for folder in {Path(final).parent for _, final in entry.files}:
+                partfile.fsync_dir(folder)
+            ring.commit(entry.end)
+            log.info("finished an interrupted commit up to %d", entry.end)
+        for stale in partfile.stale_tmp_files(self.state.log_dir):
+            stale.unlink(missing_ok=True)
+            log.info("removed %s left by a crashed writer", stale)
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self, ring: Ring) -> int:
+        idle_sleep = 0.0005
+        next_housekeeping = 0.0
+        next_status = 0.0
+        while True:
+            got = self._drain(ring, ring.head)
+            now = time.monotonic()
+            ring.set_word(ring_layout.WRITER_HEARTBEAT, time.time_ns())
+            if self._stopping:
+                self._drain(ring, ring.head)
+                self._flush(ring, force=True)
+                log.info("stop signal: drained and committed up to %d; exiting", ring.committed)
+                return EXIT_OK
+            if self._flush_due(ring, now):
+                self._drain(ring, ring.head)  # a flush includes everything published so far
+                self._flush(ring)
+            if now >= next_housekeeping:
+                next_housekeeping = now + HOUSEKEEPING_PERIOD_S
+                if self.config.exit_when_idle and self._exit_if_no_producers(ring):
+                    return EXIT_OK
+            if now >= next_status:
+                next_status = now + STATUS_PERIOD_S
+                self._write_status(ring, running=True)
+            if got:
+                idle_sleep = 0.0005
+            else:
+                # Nothing wakes the writer: it polls `head`, backing off while idle.
+                time.sleep(idle_sleep)
+                idle_sleep = min(idle_sleep * 2, IDLE_SLEEP_MAX_S)
+
+    def _drain(self, ring: Ring, until: int) -> int:
+        """Read published records up to `until` into the buffers; returns how many."""
+        count = 0
+        now_us = time.time_ns() // 1000
+        while self._read_pos < until:
+            bodies, pos, corrupt = ring.read(self._read_pos, READ_CHUNK_BYTES)
+            for body in bodies:
+                self._buffers.add(body, now_us)
+            self._read_pos = pos
+            count += len(bodies)
+            if corrupt:
+                self.counters.corrupt_frames += corrupt
+                ring.set_word(ring_layout.CORRUPT_FRAMES, self.counters.corrupt_frames)
+                log.warning("skipped %d corrupt frame(s) in the ring", corrupt)
+        self.counters.received += count
+        return count
+
+    def _flush_due(self, ring: Ring, now: float) -> bool:
+        requests = ring.word(ring_layout.FLUSH_REQUESTS)
+        if requests != self._seen_flush_requests or self._hup:
+            self._seen_flush_requests = requests
+            self._hup = False
+            return True
+        if now < self._write_blocked_until:
+            return False
+        buffers = self._buffers
+        if self._read_pos == ring.committed:
+            return False
+        if buffers.rows == 0:
+            return True  # only invalid frames were read: just commit past them
+        cfg = self.config
+        return (
+            now - self._last_flush >= cfg.flush_interval_s
+            or buffers.nbytes >= cfg.max_file_bytes
+            or (cfg.buffer_size is not None and buffers.rows >= cfg.buffer_size)
+            # Space is freed only by commits: write before producers run out of room.
+            or (self._read_pos - ring.committed) * 2 >= ring.capacity
+        )
+
+    def _flush(self, ring: Ring, force: bool = False) -> None:
+        """Write every buffered partition to a part file, then commit the ring."""
+        self._last_flush = time.monotonic()
+        end = self._read_pos
+        if end == ring.committed:
+            return
+        taken = self._buffers.take()
+        try:
+            written = self._write_partitions(ring, taken, end)
+        except OSError as exc:
+            self._buffers.put_back(taken)
+            self.counters.write_errors += 1
+            self.counters.last_error = f"{type(exc).__name__}: {exc}"
+            self._write_blocked_until = time.monotonic() + WRITE_RETRY_S
+            log.error("writing part files failed (kept in memory, retrying): %s", exc)
+            if force:
+                log.error("exiting with %d uncommitted bytes left in the ring", end - ring.committed)
+            return
+        ring.commit(end)
+        self.counters.written += written
+        self.counters.flushes += 1
+        self.counters.last_flush_ns = time.time_ns()
+
+    def _write_partitions(self, ring: Ring, taken: dict[str, PartitionBuffer], end: int) -> int:
+        files: list[tuple[Path, Path]] = []
+        rows = 0
+        try:
+            for partition, buf in taken.items():
+                table = self._table(partition, buf)
+                final = self.state.log_dir / partition / self._namer.next_name()
+                files.append((partfile.write_tmp(table, final), final))
+                rows += table.num_rows
+            if files:
+                entry = journal.JournalEntry(
+                    ring.ring_id, end, [(str(t), str(f)) for t, f in files]
+                )
+                journal.write(self.state.journal, entry)
+        except BaseException:
+            for tmp, _ in files:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, final in files:
+            partfile.publish(tmp, final)
+        for folder in {final.parent for _, final in files}:
+            partfile.fsync_dir(folder)
+        self.counters.files_written += len(files)
+        return rows
+
+    def _table(self, partition: str, buf: PartitionBuffer) -> pa.Table:
+        drop = frozenset(p.split("=", 1)[0] for p in partition.split("/") if p)
+        try:
+            return build_table(buf.metas, buf.payloads, drop)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
+            # One malformed record must not sink the batch: coerce field types and retry.
+            self.counters.invalid_records += 1
+            log.warning("coercing malformed typed fields in %s: %s", partition or ".", exc)
+            return build_table([sanitize(m) for m in buf.metas], buf.payloads, drop)
+
+    # ------------------------------------------------------------------ idle exit
+    def _exit_if_no_producers(self, ring: Ring) -> bool:
+        """An auto-started writer leaves once no producer holds producers.lock.
+
+        Taking the lock exclusively also keeps a producer from attaching while the ring is
+        drained and removed: it waits, then finds no writer and starts a fresh one.
+        """
+        fd = open_private(self.state.producers_lock)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self._drain(ring, ring.head)
+            self._flush(ring, force=True)
+            if ring.head != ring.committed:
+                return False  # a write failed: keep the ring and try again later
+            ring.unlink()
+            log.info("no producer left; ring removed, exiting")
+            return True
+        finally:
+            os.close(fd)
+
+    # ------------------------------------------------------------------ status
+    def _write_status(self, ring: Ring, running: bool) -> None:
+        stats = ring.stats()
+        c = self.counters
+        status = {
+            "running": running,
+            "pid": os.getpid(),
+            "started_ns": self._started_ns,
+            "updated_ns": time.time_ns(),
+            "log_dir": str(self.state.log_dir),
+            "events_received": c.received,
+            "events_written": c.written,
+            "invalid_records": c.invalid_records + self._buffers.invalid,
+            "corrupt_frames": c.corrupt_frames,
+            "files_written": c.files_written,
+            "flushes": c.flushes,
+            "write_errors": c.write_errors,
+            "last_error": c.last_error,
+            "last_flush_ns": c.last_flush_ns,
+            "events_dropped": stats.dropped_events,
+            "ring_capacity": stats.capacity,
+            "ring_fill": stats.fill,
+            "ring_high_water": stats.high_water,
+            "ring_path": str(ring.path),
+        }
+        tmp = self.state.status.with_name("status.json.tmp")
+        try:
+            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.write(fd, orjson.dumps(status))
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.state.status)
+        except OSError as exc:
+            log.debug("status file not written: %s", exc)

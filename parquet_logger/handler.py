@@ -1,0 +1,697 @@
+"""`ParquetLogger`: the LangChain callback handler. Each callback builds one record and puts it
+on the directory's shared-memory ring; the writer process does all file and network I/O."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from parquet_logger import attachment as attachment_registry
+from parquet_logger.events import EventType, ignore_flags
+from parquet_logger.jsonsafe import describe_exception
+from parquet_logger.record import RecordBuilder
+from parquet_logger.ring import RingStats
+from parquet_logger.settings import LoggerSettings
+from parquet_logger.statedir import StateDir
+from parquet_logger.writer_launch import WriterOptions
+from parquet_logger.llm_facts import (
+    error_type_of,
+    llm_end_facts,
+    name_of,
+    start_model_facts,
+)
+
+log = logging.getLogger("parquet_logger")
+_LOG_EVERY_S = 60.0
+_live_loggers: weakref.WeakSet[ParquetLogger] = weakref.WeakSet()
+
+
+class ParquetLogger(BaseCallbackHandler):
+    """Record LangChain events as Parquet rows under `log_dir`.
+
+    Args:
+        log_dir: the dataset directory (created if missing).
+        buffer_size: flush after this many buffered events (None: by time and size only).
+        logger_metadata: a JSON-able dict stored with every row (secrets redacted).
+        partition_on: "date", "event_type", ["date", "event_type"], or None (flat).
+        event_types: the events to record (strings or EventType); default: the LLM events.
+        flush_interval_s: the writer writes what it holds at least this often.
+        max_file_bytes: target size of one Parquet file (uncompressed rows buffered).
+        ring_size_bytes: size of the shared-memory ring (the queue to the writer).
+        on_queue_full: "block" (wait up to queue_full_timeout_s, then drop and count) or
+            "drop" (drop at once and count).
+        queue_full_timeout_s: the longest a callback waits for room in a full ring.
+        max_event_bytes: payloads above this are truncated (with a `truncated` marker).
+        max_tracked_runs: how many started runs are remembered for their end events.
+        atexit_timeout_s: how long interpreter exit waits for this process's events to be
+            durable.
+        start_writer: start a writer for the directory when none is running.
+
+    Raises:
+        ValueError, TypeError: a parameter is invalid (the message names it).
+        OSError: the log directory cannot be created or written.
+    """
+
+    raise_error = False
+    run_inline = True  # never worth an executor hop: a callback costs microseconds
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] = "./llm_logs",
+        buffer_size: int | None = None,
+        logger_metadata: Mapping[str, Any] | None = None,
+        partition_on: str | Sequence[str] | None = "date",
+        event_types: Iterable[str | EventType] | None = None,
+        *,
+        flush_interval_s: float = 1.0,
+        max_file_bytes: int = 128 * 1024 * 1024,
+        ring_size_bytes: int = 64 * 1024 * 1024,
+        on_queue_full: str = "block",
+        queue_full_timeout_s: float = 5.0,
+        max_event_bytes: int = 4 * 1024 * 1024,
+        max_tracked_runs: int = 100_000,
+        atexit_timeout_s: float = 30.0,
+        start_writer: bool = True,
+    ) -> None:
+        settings = LoggerSettings(
+            log_dir=log_dir,  # type: ignore[arg-type]
+            buffer_size=buffer_size,
+            logger_metadata=logger_metadata,
+            partition_on=partition_on,
+            event_types=event_types,
+            flush_interval_s=flush_interval_s,
+            max_file_bytes=max_file_bytes,
+            ring_size_bytes=ring_size_bytes,
+            on_queue_full=on_queue_full,
+            queue_full_timeout_s=queue_full_timeout_s,
+            max_event_bytes=max_event_bytes,
+            max_tracked_runs=max_tracked_runs,
+            atexit_timeout_s=atexit_timeout_s,
+            start_writer=start_writer,
+        )
+        self._setup(settings)
+
+    def _setup(self, settings: LoggerSettings) -> None:
+        self.settings = settings
+        self.log_dir = settings.log_dir
+        self.event_types = settings.enabled
+        for gate, ignored in ignore_flags(settings.enabled).items():
+            setattr(self, f"_{gate}", ignored)
+        self._records = RecordBuilder(settings)
+        self._wait_s = settings.queue_wait_s
+        self._failures = 0
+        self._dropped = 0
+        self._last_report = 0.0
+        self._report_lock = threading.Lock()
+        self._state = StateDir.for_log_dir(settings.log_dir)
+        _check_writable(self._state)
+        options = WriterOptions(
+            flush_interval_s=settings.flush_interval_s,
+            max_file_bytes=settings.max_file_bytes,
+            ring_size_bytes=settings.ring_size_bytes,
+            max_buffered_events=settings.buffer_size,
+        )
+        self._attachment: attachment_registry.Attachment | None = attachment_registry.acquire(
+            self._state, settings.ring_size_bytes, options, start_writer=settings.start_writer
+        )
+        self._attachment.atexit_timeout_s = max(
+            self._attachment.atexit_timeout_s, settings.atexit_timeout_s
+        )
+        _live_loggers.add(self)
+
+    # ------------------------------------------------------------------ LangChain switches
+    @property
+    def ignore_llm(self) -> bool:
+        return self._ignore_llm  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        return self._ignore_chat_model  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ignore_chain(self) -> bool:
+        return self._ignore_chain  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ignore_agent(self) -> bool:
+        return self._ignore_agent  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return self._ignore_retriever  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ignore_retry(self) -> bool:
+        return self._ignore_retry  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return self._ignore_custom_event  # type: ignore[attr-defined,no-any-return]
+
+    # ------------------------------------------------------------------ the one hand-off
+    def _emit(self, event_type: EventType, body: bytes) -> None:
+        attachment = self._attachment
+        if attachment is None or attachment.closed:
+            attachment = self._reattach()
+        if not attachment.put(body, self._wait_s):
+            self._dropped += 1
+            self._report(f"ring full, {self._dropped} event(s) dropped so far", event_type)
+
+    def _reattach(self) -> attachment_registry.Attachment:
+        # A callback after close() (or after the atexit detach): correctness over speed.
+        self._setup(self.settings)
+        assert self._attachment is not None
+        return self._attachment
+
+    def _failed(self, event_type: EventType, exc: BaseException) -> None:
+        """The boundary guard: count, log at a limited rate, never raise into LangChain."""
+        self._failures += 1
+        self._report(f"{type(exc).__name__}: {exc} ({self._failures} failure(s))", event_type)
+
+    def _report(self, message: str, event_type: EventType) -> None:
+        now = time.monotonic()
+        with self._report_lock:
+            if now - self._last_report < _LOG_EVERY_S:
+                return
+            self._last_report = now
+        log.warning("parquet-logger %s for %s: %s", event_type.value, self.log_dir, message)
+
+    def _wants(self, event_type: EventType) -> bool:
+        return event_type in self.event_types
+
+    # ------------------------------------------------------------------ LLM events
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any] | None,
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._model_start(
+            EventType.LLM_START, "llm", serialized, "prompts", prompts,
+            run_id, parent_run_id, tags, metadata, kwargs,
+        )
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any] | None,
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._model_start(
+            EventType.CHAT_MODEL_START, "chat_model", serialized, "messages", messages,
+            run_id, parent_run_id, tags, metadata, kwargs,
+        )
+
+    def _model_start(
+        self,
+        event_type: EventType,
+        run_type: str,
+        serialized: dict[str, Any] | None,
+        inputs_name: str,
+        inputs: Any,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            params = kwargs.get("invocation_params") or {}
+            model, provider, llm_type = start_model_facts(params, metadata)
+            name = name_of(serialized, kwargs)
+            run = self._records.start(run_id, metadata, run_type, name, model, provider)
+            if not self._wants(event_type):
+                return
+            data = {
+                inputs_name: inputs,
+                "llm_type": llm_type,
+                "model": model,
+                "provider": provider,
+                "name": name,
+                "invocation_params": params,
+            }
+            raw = {"serialized": serialized, inputs_name: inputs, "kwargs": kwargs}
+            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    def on_llm_new_token(
+        self,
+        token: Any,
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        event_type = EventType.LLM_NEW_TOKEN
+        if not self._wants(event_type):
+            return
+        try:
+            run = self._records.runs.get(run_id)
+            data = {"token": token}
+            raw = {"token": token, "chunk": chunk, "kwargs": kwargs}
+            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    def on_llm_end(
+        self,
+        response: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        event_type = EventType.LLM_END
+        try:
+            run = self._records.runs.pop(run_id)
+            if not self._wants(event_type):
+                return
+            facts = llm_end_facts(response)
+            data = {
+                "text": facts.text,
+                "texts": facts.texts,
+                "finish_reason": facts.finish_reason,
+                "usage": facts.usage.as_dict(),
+                "model": facts.model,
+                "llm_output": getattr(response, "llm_output", None),
+            }
+            raw = {"response": response, "kwargs": kwargs}
+            body = self._records.build(
+                event_type, run_id, parent_run_id, tags, data, raw,
+                run=run, ending=True, usage=facts.usage, model=facts.model,
+            )
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._error(EventType.LLM_ERROR, error, run_id, parent_run_id, tags, kwargs)
+
+    def _error(
+        self,
+        event_type: EventType,
+        error: BaseException,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            run = self._records.runs.pop(run_id)
+            if not self._wants(event_type):
+                return
+            data = {"error": describe_exception(error)}
+            raw = {"error": error, "kwargs": kwargs}
+            body = self._records.build(
+                event_type, run_id, parent_run_id, tags, data, raw,
+                run=run, ending=True, error_type=error_type_of(error),
+            )
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    # ------------------------------------------------------------------ chains, tools, retrievers
+    def _start(
+        self,
+        event_type: EventType,
+        run_type: str,
+        serialized: dict[str, Any] | None,
+        data: dict[str, Any],
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            name = name_of(serialized, kwargs)
+            run = self._records.start(run_id, metadata, run_type, name)
+            if not self._wants(event_type):
+                return
+            data["name"] = name
+            raw = {"serialized": serialized, **{k: v for k, v in data.items() if k != "name"},
+                   "kwargs": kwargs}
+            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    def _end(
+        self,
+        event_type: EventType,
+        data: dict[str, Any],
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        try:
+            run = self._records.runs.pop(run_id)
+            if not self._wants(event_type):
+                return
+            raw = {**data, "kwargs": kwargs}
+            body = self._records.build(
+                event_type, run_id, parent_run_id, tags, data, raw, run=run, ending=True
+            )
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        run_type = kwargs.get("run_type") or "chain"
+        self._start(
+            EventType.CHAIN_START, run_type, serialized, {"inputs": inputs},
+            run_id, parent_run_id, tags, metadata, kwargs,
+        )
+
+    def on_chain_end(
+        self,
+        outputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._end(EventType.CHAIN_END, {"outputs": outputs}, run_id, parent_run_id, tags, kwargs)
+
+    def on_chain_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._error(EventType.CHAIN_ERROR, error, run_id, parent_run_id, tags, kwargs)
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        data = {"input_str": input_str, "inputs": inputs, "tool_call_id": kwargs.get("tool_call_id")}
+        self._start(
+            EventType.TOOL_START, "tool", serialized, data,
+            run_id, parent_run_id, tags, metadata, kwargs,
+        )
+
+    def on_tool_end(
+        self,
+        output: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._end(EventType.TOOL_END, {"output": output}, run_id, parent_run_id, tags, kwargs)
+
+    def on_tool_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._error(EventType.TOOL_ERROR, error, run_id, parent_run_id, tags, kwargs)
+
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any] | None,
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            EventType.RETRIEVER_START, "retriever", serialized, {"query": query},
+            run_id, parent_run_id, tags, metadata, kwargs,
+        )
+
+    def on_retriever_end(
+        self,
+        documents: Sequence[Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._end(
+            EventType.RETRIEVER_END, {"documents": documents}, run_id, parent_run_id, tags, kwargs
+        )
+
+    def on_retriever_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._error(EventType.RETRIEVER_ERROR, error, run_id, parent_run_id, tags, kwargs)
+
+    # ------------------------------------------------------------------ point events
+    def _point(
+        self,
+        event_type: EventType,
+        data: dict[str, Any],
+        run_id: UUID | None,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        kwargs: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if not self._wants(event_type):
+            return
+        try:
+            run = self._records.runs.get(run_id) if run_id is not None else None
+            raw = {**data, "kwargs": kwargs}
+            if metadata is not None:
+                raw["metadata"] = metadata
+            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
+            self._emit(event_type, body)
+        except Exception as exc:
+            self._failed(event_type, exc)
+
+    def on_agent_action(
+        self,
+        action: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        data = {
+            "tool": getattr(action, "tool", None),
+            "tool_input": getattr(action, "tool_input", None),
+            "log": getattr(action, "log", None),
+            "action": action,
+        }
+        self._point(EventType.AGENT_ACTION, data, run_id, parent_run_id, tags, kwargs)
+
+    def on_agent_finish(
+        self,
+        finish: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        data = {
+            "return_values": getattr(finish, "return_values", None),
+            "log": getattr(finish, "log", None),
+            "finish": finish,
+        }
+        self._point(EventType.AGENT_FINISH, data, run_id, parent_run_id, tags, kwargs)
+
+    def on_retry(
+        self,
+        retry_state: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        outcome = getattr(retry_state, "outcome", None)
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        data = {
+            "attempt_number": getattr(retry_state, "attempt_number", None),
+            "idle_for_s": getattr(retry_state, "idle_for", None),
+            "error": describe_exception(error) if error is not None else None,
+        }
+        tags = kwargs.pop("tags", None)
+        self._point(EventType.RETRY, data, run_id, parent_run_id, tags, kwargs)
+
+    def on_text(
+        self,
+        text: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._point(EventType.TEXT, {"text": text}, run_id, parent_run_id, tags, kwargs)
+
+    def on_custom_event(
+        self,
+        name: str,
+        data: Any,
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        payload = {"name": name, "data": data}
+        self._point(EventType.CUSTOM_EVENT, payload, run_id, None, tags, kwargs, metadata)
+
+    # ------------------------------------------------------------------ control
+    def flush(self, timeout: float = 30.0) -> None:
+        """Return once every event this process logged to this directory is in a durable
+        Parquet file.
+
+        Raises:
+            TimeoutError: the writer did not get there within `timeout` seconds.
+        """
+        attachment = self._attachment
+        if attachment is None or attachment.closed:
+            return
+        attachment.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush (bounded by `timeout`, default atexit_timeout_s) and detach this logger."""
+        attachment = self._attachment
+        if attachment is None:
+            return
+        try:
+            if not attachment.closed:
+                attachment.flush(self.settings.atexit_timeout_s if timeout is None else timeout)
+        finally:
+            self._attachment = None
+            attachment_registry.release(attachment)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: this logger's callback failures and drops, and the ring's figures."""
+        attachment = self._attachment
+        ring: RingStats | None = attachment.stats() if attachment and not attachment.closed else None
+        return {
+            "callback_failures": self._failures,
+            "dropped_events": self._dropped,
+            "ring": ring,
+        }
+
+    def __enter__(self) -> ParquetLogger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ copies and pickling
+    def __copy__(self) -> ParquetLogger:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ParquetLogger:
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles to its configuration only: the new process attaches on its own."""
+        s = self.settings
+        return {
+            name: getattr(s, name)
+            for name in (
+                "log_dir", "buffer_size", "logger_metadata", "partition_on", "event_types",
+                "flush_interval_s", "max_file_bytes", "ring_size_bytes", "on_queue_full",
+                "queue_full_timeout_s", "max_event_bytes", "max_tracked_runs",
+                "atexit_timeout_s", "start_writer",
+            )
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.get("event_types") is not None:
+            state["event_types"] = [str(e) for e in state["event_types"]]
+        self._setup(LoggerSettings(**state))
+
+    def __repr__(self) -> str:
+        return f"ParquetLogger(log_dir={self.log_dir!r})"
+
+
+def _check_writable(state: StateDir) -> None:
+    """Fail at construction, not later in the writer, when the directory is unusable."""
+    try:
+        state.ensure()
+        probe = state.log_dir / f".parquet-logger-probe-{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"log_dir {str(state.log_dir)!r} is not a writable directory: {exc}"
+        ) from exc
+
+
+def _reset_after_fork() -> None:
+    for logger in list(_live_loggers):
+        logger._records.after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

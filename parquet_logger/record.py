@@ -1,0 +1,152 @@
+"""Turn one callback into one ring record: the typed columns and the payload envelope.
+
+The payload is `{"event_type", "timestamp", "execution": {run_id, parent_run_id, custom_id,
+tags, metadata}, "data": {curated fields}, "raw": {every callback argument}}`, serialized by
+`jsonsafe` (never raises, documented fallbacks) and stripped of secrets by `redaction`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from parquet_logger import jsonsafe, wire
+from parquet_logger.events import EventType
+from parquet_logger.llm_facts import Usage
+from parquet_logger.redaction import redact_json
+from parquet_logger.runs import RunStart, RunTable
+from parquet_logger.settings import LoggerSettings
+from parquet_logger.statedir import host_name
+from parquet_logger.tagging import custom_id_from_tags
+
+try:  # run ids are UUIDv7 in LangChain; event ids follow suit (time-sortable)
+    from uuid_utils.compat import uuid7 as _uuid7
+except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core
+    from uuid import uuid4 as _uuid7
+
+_US_PER_DAY = 86_400_000_000
+
+
+class RecordBuilder:
+    """Builds ring bodies for one logger; costly decisions are made once, here."""
+
+    def __init__(self, settings: LoggerSettings) -> None:
+        self._keys = settings.partition_keys
+        self._metadata_json = settings.logger_metadata_json
+        self._max_event_bytes = settings.max_event_bytes
+        self._host = host_name()
+        self._pid = os.getpid()
+        self._day = -1
+        self._date = ""
+        self.runs = RunTable(settings.max_tracked_runs)
+
+    def after_fork(self) -> None:
+        self._pid = os.getpid()
+
+    def _date_of(self, ts_us: int) -> str:
+        day = ts_us // _US_PER_DAY
+        if day != self._day:
+            self._date = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+            self._day = day
+        return self._date
+
+    def _partition(self, ts_us: int, event_type: str) -> str:
+        keys = self._keys
+        if not keys:
+            return ""
+        if keys == ("date",):
+            return f"date={self._date_of(ts_us)}"
+        if keys == ("event_type",):
+            return f"event_type={event_type}"
+        return f"date={self._date_of(ts_us)}/event_type={event_type}"
+
+    def start(
+        self,
+        run_id: UUID,
+        metadata: Any,
+        run_type: str | None,
+        name: str | None,
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> RunStart:
+        """Remember a run's start for its end event."""
+        start = RunStart(time.time_ns(), metadata, run_type, name, model, provider)
+        self.runs.remember(run_id, start)
+        return start
+
+    def build(
+        self,
+        event_type: EventType,
+        run_id: UUID | None,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        data: dict[str, Any],
+        raw: dict[str, Any],
+        *,
+        run: RunStart | None = None,
+        ending: bool = False,
+        usage: Usage | None = None,
+        model: str | None = None,
+        error_type: str | None = None,
+    ) -> bytes:
+        """The ring body of one event. `run` is the run's start (for metadata, name, latency)."""
+        now_ns = time.time_ns()
+        ts_us = now_ns // 1000
+        custom_id = custom_id_from_tags(tags)
+        latency_ms = (now_ns - run.start_ns) / 1e6 if (ending and run is not None) else None
+        envelope = {
+            "event_type": event_type.value,
+            "timestamp": datetime.fromtimestamp(now_ns / 1e9, UTC),
+            "execution": {
+                "run_id": run_id,
+                "parent_run_id": parent_run_id,
+                "custom_id": custom_id,
+                "tags": tags or [],
+                "metadata": run.metadata if run is not None else None,
+            },
+            "data": data,
+            "raw": raw,
+        }
+        payload, original_size = jsonsafe.dumps(envelope, self._max_event_bytes)
+        payload = redact_json(payload)
+        if original_size is not None:
+            payload = _mark_truncated(payload, original_size)
+        u = usage or Usage()
+        meta = [
+            self._partition(ts_us, event_type.value),
+            ts_us,
+            run_id or "",
+            parent_run_id or "",
+            custom_id,
+            event_type.value,
+            self._metadata_json,
+            _uuid7(),
+            run.run_type if run is not None else None,
+            run.name if run is not None else None,
+            model or (run.model if run is not None else None),
+            run.provider if run is not None else None,
+            u.input_tokens,
+            u.output_tokens,
+            u.total_tokens,
+            latency_ms,
+            error_type,
+            self._host,
+            self._pid,
+            wire.SCHEMA_VERSION,
+        ]
+        try:
+            return wire.encode(meta, payload)
+        except TypeError:
+            # A typed column got a value orjson cannot write (an odd name, say): keep the event.
+            meta = [m if isinstance(m, int | float | str | UUID) or m is None else str(m)
+                    for m in meta]
+            return wire.encode(meta, payload)
+
+
+def _mark_truncated(payload: bytes, original_size: int) -> bytes:
+    """Add `"truncated": {"original_bytes": N}` to a truncated payload (a JSON object)."""
+    marker = b'"truncated":{"original_bytes":%d},' % original_size
+    return b"{" + marker + payload[1:] if payload.startswith(b"{") else payload

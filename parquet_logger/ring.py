@@ -1,0 +1,391 @@
+"""The shared-memory ring: a multi-producer, single-consumer write-ahead log of records.
+
+Memory layout (one file in /dev/shm, or under the state folder as a fallback):
+
+| offset | size | field              | written by                                   |
+|-------:|-----:|--------------------|----------------------------------------------|
+|      0 |    8 | magic `PQLRING1`   | creator, once                                |
+|      8 |    8 | layout version     | creator, once                                |
+|     16 |    8 | capacity (bytes)   | creator, once                                |
+|     24 |    8 | ring id (random)   | creator, once                                |
+|     32 |    8 | created (ns, UTC)  | creator, once                                |
+|     64 |    8 | head               | producers, under the ring lock               |
+|    128 |    8 | committed          | the writer                                   |
+|    192 |    8 | flush requests     | producers, under the ring lock               |
+|    200 |    8 | high-water fill    | producers, under the ring lock               |
+|    208 |    8 | dropped events     | producers, under the ring lock               |
+|    216 |    8 | dropped bytes      | producers, under the ring lock               |
+|    224 |    8 | puts that waited   | producers, under the ring lock               |
+|    256 |    8 | writer pid         | the writer                                   |
+|    264 |    8 | writer heartbeat   | the writer (ns, UTC)                         |
+|    272 |    8 | corrupt frames     | the writer                                   |
+|   4096 |  cap | data               | producers write, the writer reads            |
+
+Positions (head, committed) are byte offsets into an endless stream; `pos % capacity` is
+where they fall in the data area. A frame is `u32 length, u32 crc32(body), body`, padded to 8
+bytes, and may wrap around the end of the data area (its 8-byte header never does).
+
+Invariants:
+- `committed <= head` and `head - committed <= capacity`: producers only write into space the
+  writer has committed, i.e. whose records are in durable Parquet files.
+- A record is published by one aligned 8-byte store of `head` (memoryview cast "Q"), made after
+  its bytes are in place. A producer killed before that store published nothing; the next
+  producer overwrites the same space.
+- The ring lock is `flock` on a file each process opens itself, plus a thread lock, so the
+  kernel releases it when its holder dies. The writer takes no lock: it reads up to `head`.
+- Bytes in the ring are never unpickled or evaluated: the writer checks length and CRC and
+  decodes records with orjson.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from parquet_logger.statedir import StateDir, open_private
+
+MAGIC = int.from_bytes(b"PQLRING1", "little")
+LAYOUT_VERSION = 1
+HEADER_SIZE = 4096
+FRAME_HEADER = struct.Struct("<II")
+MIN_CAPACITY = 64 * 1024
+
+# Word indexes into the header viewed as u64 (offset // 8).
+_MAGIC, _VERSION, _CAPACITY, _RING_ID, _CREATED = 0, 1, 2, 3, 4
+HEAD = 8
+COMMITTED = 16
+FLUSH_REQUESTS = 24
+HIGH_WATER = 25
+DROPPED_EVENTS = 26
+DROPPED_BYTES = 27
+WAITED_PUTS = 28
+WRITER_PID = 32
+WRITER_HEARTBEAT = 33
+CORRUPT_FRAMES = 34
+
+
+class RingError(RuntimeError):
+    """The ring could not be created or attached (full /dev/shm, foreign owner, bad file)."""
+
+
+def frame_size(body_len: int) -> int:
+    """Bytes a record of `body_len` bytes takes in the ring, header and padding included."""
+    return (FRAME_HEADER.size + body_len + 7) & ~7
+
+
+class RingLock:
+    """The producers' mutual exclusion: a thread lock plus `flock` on the ring lock file.
+
+    flock locks belong to an open file description, so each process must open the file
+    itself: after fork, `reopen()` replaces the descriptor inherited from the parent.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._thread_lock = threading.Lock()
+        self._fd = open_private(path)
+
+    def reopen(self) -> None:
+        """Called in a forked child: fresh thread lock, own file description."""
+        self._thread_lock = threading.Lock()
+        old, self._fd = self._fd, open_private(self._path)
+        os.close(old)
+
+    def acquire(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@dataclass(frozen=True)
+class RingStats:
+    """A snapshot of the ring's counters (read without a lock: each word is one load)."""
+
+    capacity: int
+    head: int
+    committed: int
+    high_water: int
+    flush_requests: int
+    dropped_events: int
+    dropped_bytes: int
+    waited_puts: int
+    writer_pid: int
+    writer_heartbeat_ns: int
+    corrupt_frames: int
+
+    @property
+    def fill(self) -> int:
+        return self.head - self.committed
+
+
+class Ring:
+    """One mapping of a ring file. Producers call `put`; the single writer `read` and `commit`."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        size = os.fstat(fd).st_size
+        if size < HEADER_SIZE + MIN_CAPACITY:
+            raise RingError(f"{path} is too small ({size} bytes) to be a ring")
+        self._mmap = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        os.close(fd)
+        view = memoryview(self._mmap)
+        self._words = view[:HEADER_SIZE].cast("Q")
+        if self._words[_MAGIC] != MAGIC or self._words[_VERSION] != LAYOUT_VERSION:
+            self._release_views(view)
+            raise RingError(f"{path} is not a parquet-logger ring of layout {LAYOUT_VERSION}")
+        self.capacity = int(self._words[_CAPACITY])
+        if HEADER_SIZE + self.capacity > size or self.capacity % 8:
+            self._release_views(view)
+            raise RingError(f"{path} has a corrupt header (capacity {self.capacity})")
+        self._data = view[HEADER_SIZE : HEADER_SIZE + self.capacity]
+        self._view = view
+        # Per-process producer state: where this process's last record ends (for flush), and
+        # the committed position at which a put last gave up (to not wait again in vain).
+        self.last_put_end = 0
+        self._gave_up_at: int | None = None
+
+    def _release_views(self, view: memoryview) -> None:
+        self._words.release()
+        view.release()
+        self._mmap.close()
+
+    # ----------------------------------------------------------------- creation
+    @classmethod
+    def create_or_attach(cls, state: StateDir, capacity: int) -> Ring:
+        """Attach to the directory's ring, creating it (capacity bytes of data) if missing.
+
+        Raises:
+            RingError: neither /dev/shm nor the state folder can hold a ring of that size.
+        """
+        ring = cls._attach_existing(state)
+        if ring is not None:
+            return ring
+        lock_fd = open_private(state.ring_create_lock)
+        try:
+            # Creators serialize here; a loser finds the winner's ring on the second look.
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            ring = cls._attach_existing(state)
+            if ring is not None:
+                return ring
+            errors = []
+            for path in (state.shm_ring, state.file_ring):
+                try:
+                    return cls._create(path, capacity)
+                except OSError as exc:
+                    errors.append(f"{path}: {exc}")
+            raise RingError(
+                f"cannot reserve a ring of {capacity} bytes ({'; '.join(errors)}); "
+                "lower ring_size_bytes or free space in /dev/shm"
+            )
+        finally:
+            os.close(lock_fd)
+
+    @classmethod
+    def attach(cls, state: StateDir) -> Ring | None:
+        """The directory's existing ring, or None."""
+        return cls._attach_existing(state)
+
+    @classmethod
+    def _attach_existing(cls, state: StateDir) -> Ring | None:
+        for path in (state.shm_ring, state.file_ring):
+            try:
+                fd = open_private(path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            return cls(path, fd)
+        return None
+
+    @classmethod
+    def _create(cls, path: Path, capacity: int) -> Ring:
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"{path.parent} does not exist")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            # Reserve every page now: a full tmpfs must fail here, not SIGBUS a producer later.
+            os.posix_fallocate(fd, 0, HEADER_SIZE + capacity)
+            header = bytearray(HEADER_SIZE)
+            words = memoryview(header).cast("Q")
+            words[_MAGIC] = MAGIC
+            words[_VERSION] = LAYOUT_VERSION
+            words[_CAPACITY] = capacity
+            words[_RING_ID] = int.from_bytes(os.urandom(8), "little")
+            words[_CREATED] = time.time_ns()
+            words.release()
+            os.pwrite(fd, header, 0)
+            os.replace(tmp, path)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        return cls(path, fd)
+
+    def unlink(self) -> None:
+        """Remove the ring file (the writer does this when it exits with nothing left)."""
+        self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self._data.release()
+        self._words.release()
+        self._view.release()
+        self._mmap.close()
+
+    # ----------------------------------------------------------------- header access
+    @property
+    def ring_id(self) -> int:
+        return int(self._words[_RING_ID])
+
+    @property
+    def head(self) -> int:
+        return int(self._words[HEAD])
+
+    @property
+    def committed(self) -> int:
+        return int(self._words[COMMITTED])
+
+    def word(self, index: int) -> int:
+        return int(self._words[index])
+
+    def set_word(self, index: int, value: int) -> None:
+        """Writer-owned header words (pid, heartbeat, counters): one aligned store each."""
+        self._words[index] = value
+
+    def stats(self) -> RingStats:
+        w = self._words
+        return RingStats(
+            capacity=self.capacity,
+            head=int(w[HEAD]),
+            committed=int(w[COMMITTED]),
+            high_water=int(w[HIGH_WATER]),
+            flush_requests=int(w[FLUSH_REQUESTS]),
+            dropped_events=int(w[DROPPED_EVENTS]),
+            dropped_bytes=int(w[DROPPED_BYTES]),
+            waited_puts=int(w[WAITED_PUTS]),
+            writer_pid=int(w[WRITER_PID]),
+            writer_heartbeat_ns=int(w[WRITER_HEARTBEAT]),
+            corrupt_frames=int(w[CORRUPT_FRAMES]),
+        )
+
+    # ----------------------------------------------------------------- producer side
+    def put(self, body: bytes, lock: RingLock, wait_s: float) -> bool:
+        """Append one record; wait up to `wait_s` for room, then count a drop.
+
+        Returns True when the record is published (it is then in the write-ahead log and will
+        reach Parquet even if this process dies right after), False when it was dropped.
+        """
+        size = frame_size(len(body))
+        if size > self.capacity:
+            self._count_drop(lock, len(body))
+            return False
+        w = self._words
+        deadline: float | None = None
+        pause = 0.00005
+        while True:
+            lock.acquire()
+            try:
+                head = w[HEAD]
+                fill = head - w[COMMITTED]
+                if size <= self.capacity - fill:
+                    self._write_frame(head, body)
+                    end = head + size
+                    w[HEAD] = end  # the publishing store
+                    if fill + size > w[HIGH_WATER]:
+                        w[HIGH_WATER] = fill + size
+                    self.last_put_end = end
+                    self._gave_up_at = None
+                    return True
+                now = time.monotonic()
+                if deadline is None:
+                    w[WAITED_PUTS] += 1
+                    # A writer that made no progress since our last give-up is not waited for.
+                    stalled = self._gave_up_at == w[COMMITTED]
+                    deadline = now + (0.0 if stalled else wait_s)
+                if now >= deadline:
+                    w[DROPPED_EVENTS] += 1
+                    w[DROPPED_BYTES] += len(body)
+                    self._gave_up_at = int(w[COMMITTED])
+                    return False
+            finally:
+                lock.release()
+            # Woken by nothing: the writer frees space only at commit, every flush.
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+
+    def _count_drop(self, lock: RingLock, nbytes: int) -> None:
+        lock.acquire()
+        try:
+            self._words[DROPPED_EVENTS] += 1
+            self._words[DROPPED_BYTES] += nbytes
+        finally:
+            lock.release()
+
+    def _write_frame(self, head: int, body: bytes) -> None:
+        cap = self.capacity
+        data = self._data
+        offset = head % cap
+        FRAME_HEADER.pack_into(data, offset, len(body), zlib.crc32(body))
+        start = (offset + FRAME_HEADER.size) % cap
+        first = min(len(body), cap - start)
+        data[start : start + first] = body[:first]
+        if first < len(body):
+            data[: len(body) - first] = body[first:]
+
+    def request_flush(self, lock: RingLock) -> None:
+        """Ask the writer to write out everything it holds now (it watches this counter)."""
+        lock.acquire()
+        try:
+            self._words[FLUSH_REQUESTS] += 1
+        finally:
+            lock.release()
+
+    # ----------------------------------------------------------------- writer side
+    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+        """Read published records from `pos`, up to about `max_bytes`.
+
+        Returns (bodies, new position, corrupt frames skipped). A frame whose length is
+        impossible ends the read at `head` (framing is lost, everything up to head is counted
+        as one corrupt span); a frame whose CRC fails is skipped on its own.
+        """
+        head = int(self._words[HEAD])
+        cap = self.capacity
+        data = self._data
+        bodies: list[bytes] = []
+        corrupt = 0
+        limit = pos + max_bytes
+        while pos < head and pos < limit:
+            length, crc = FRAME_HEADER.unpack_from(data, pos % cap)
+            size = frame_size(length)
+            if length == 0 or size > head - pos:
+                return bodies, head, corrupt + 1
+            start = (pos + FRAME_HEADER.size) % cap
+            first = min(length, cap - start)
+            body = bytes(data[start : start + first])
+            if first < length:
+                body += bytes(data[: length - first])
+            if zlib.crc32(body) == crc:
+                bodies.append(body)
+            else:
+                corrupt += 1
+            pos += size
+        return bodies, pos, corrupt
+
+    def commit(self, pos: int) -> None:
+        """Free the ring up to `pos`: every record before it is in a durable file."""
+        self._words[COMMITTED] = pos

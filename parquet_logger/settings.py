@@ -1,0 +1,135 @@
+"""The logger's configuration, validated once at construction."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from parquet_logger.events import EventType, parse_event_types
+from parquet_logger.redaction import redact_tree
+
+PARTITION_KEYS = ("date", "event_type")
+QUEUE_FULL_POLICIES = ("block", "drop")
+MIB = 1024 * 1024
+
+
+def parse_partition_on(value: object) -> tuple[str, ...]:
+    """`partition_on` as a tuple of hive keys: "date", "event_type", both (a list or
+    "date/event_type"), or None for a flat directory.
+
+    Raises:
+        ValueError: any other value.
+    """
+    accepted = (
+        "accepted: 'date', 'event_type', ['date', 'event_type'] (or 'date/event_type'), None"
+    )
+    if value is None:
+        return ()
+    keys: list[str]
+    if isinstance(value, str):
+        keys = [k for k in value.replace(",", "/").split("/") if k]
+    elif isinstance(value, Iterable):
+        keys = list(value)
+    else:
+        raise ValueError(f"partition_on: got {value!r}; {accepted}")
+    if (
+        not keys
+        or len(set(keys)) != len(keys)
+        or any(k not in PARTITION_KEYS for k in keys)
+    ):
+        raise ValueError(f"partition_on: got {value!r}; {accepted}")
+    return tuple(sorted(keys, key=PARTITION_KEYS.index))
+
+
+def _positive_number(name: str, value: object, *, integer: bool = False) -> None:
+    kind = "a positive integer" if integer else "a positive number of seconds"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    if integer and not isinstance(value, int):
+        raise TypeError(f"{name} must be {kind}, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class LoggerSettings:
+    """Everything a ParquetLogger is configured with; see ParquetLogger for the meaning."""
+
+    log_dir: str = "./llm_logs"
+    buffer_size: int | None = None
+    logger_metadata: Mapping[str, Any] | None = None
+    partition_on: Any = "date"
+    event_types: Iterable[str | EventType] | None = None
+    flush_interval_s: float = 1.0
+    max_file_bytes: int = 128 * MIB
+    ring_size_bytes: int = 64 * MIB
+    on_queue_full: str = "block"
+    queue_full_timeout_s: float = 5.0
+    max_event_bytes: int = 4 * MIB
+    max_tracked_runs: int = 100_000
+    atexit_timeout_s: float = 30.0
+    start_writer: bool = True
+
+    # Derived once here so that the per-event path reads plain attributes.
+    partition_keys: tuple[str, ...] = field(init=False)
+    enabled: frozenset[EventType] = field(init=False)
+    logger_metadata_json: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.log_dir, str | os.PathLike):
+            raise TypeError(f"log_dir must be a path, got {type(self.log_dir).__name__}")
+        object.__setattr__(self, "log_dir", os.fspath(self.log_dir))
+        if self.buffer_size is not None:
+            _positive_number("buffer_size", self.buffer_size, integer=True)
+        object.__setattr__(self, "partition_keys", parse_partition_on(self.partition_on))
+        object.__setattr__(self, "enabled", parse_event_types(self.event_types))
+        object.__setattr__(self, "logger_metadata_json", _metadata_json(self.logger_metadata))
+        for name in ("flush_interval_s", "atexit_timeout_s"):
+            _positive_number(name, getattr(self, name))
+        if isinstance(self.queue_full_timeout_s, bool) or not isinstance(
+            self.queue_full_timeout_s, int | float
+        ) or not (self.queue_full_timeout_s >= 0 and math.isfinite(self.queue_full_timeout_s)):
+            raise ValueError(
+                f"queue_full_timeout_s must be a number of seconds >= 0, "
+                f"got {self.queue_full_timeout_s!r}"
+            )
+        for name in ("max_file_bytes", "ring_size_bytes", "max_event_bytes", "max_tracked_runs"):
+            _positive_number(name, getattr(self, name), integer=True)
+        if self.on_queue_full not in QUEUE_FULL_POLICIES:
+            raise ValueError(
+                f"on_queue_full must be one of {QUEUE_FULL_POLICIES}, got {self.on_queue_full!r}"
+            )
+        if self.ring_size_bytes % 8 or self.ring_size_bytes < MIB:
+            raise ValueError(
+                f"ring_size_bytes must be a multiple of 8 and at least {MIB}, "
+                f"got {self.ring_size_bytes}"
+            )
+        if self.max_event_bytes < 4096 or self.max_event_bytes > self.ring_size_bytes // 4:
+            raise ValueError(
+                f"max_event_bytes must be between 4096 and ring_size_bytes / 4 "
+                f"({self.ring_size_bytes // 4}), got {self.max_event_bytes}"
+            )
+
+    @property
+    def queue_wait_s(self) -> float:
+        """How long a put waits for room in a full ring before it counts a drop."""
+        return self.queue_full_timeout_s if self.on_queue_full == "block" else 0.0
+
+
+def _metadata_json(metadata: object) -> str:
+    if metadata is None:
+        return "{}"
+    if not isinstance(metadata, Mapping):
+        raise TypeError(
+            f"logger_metadata must be a dict of JSON values, got {type(metadata).__name__}"
+        )
+    try:
+        encoded = orjson.dumps(dict(metadata), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:
+        raise TypeError(f"logger_metadata must be JSON-serializable: {exc}") from None
+    return orjson.dumps(redact_tree(orjson.loads(encoded))).decode()

@@ -1,0 +1,112 @@
+"""Where a log directory keeps its machinery: the state folder, lock files, ring and journal.
+
+Everything lives under `<log_dir>/_parquet_logger/<host>/` (the `_` prefix hides it from
+pyarrow and pandas; one folder per host so a log directory on a network share does not make
+two hosts' writers fight over one lock). The ring itself is in `/dev/shm` when it can be.
+All of it is owner-only (0700 folders, 0600 files); Parquet data follows the user's umask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_FOLDER = "_parquet_logger"
+SHM_ROOT = Path("/dev/shm")
+
+
+def host_name() -> str:
+    """This host's name, made safe for file names and S3 keys."""
+    raw = socket.gethostname() or "host"
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in raw)[:64]
+
+
+@dataclass(frozen=True)
+class StateDir:
+    """The paths of one log directory's state folder on this host."""
+
+    log_dir: Path
+    root: Path
+
+    @classmethod
+    def for_log_dir(cls, log_dir: str | os.PathLike[str]) -> StateDir:
+        """Resolve the state folder of `log_dir` (which need not exist yet)."""
+        resolved = Path(os.path.abspath(os.fspath(log_dir)))
+        return cls(log_dir=resolved, root=resolved / STATE_FOLDER / host_name())
+
+    def ensure(self) -> None:
+        """Create the log directory (umask) and the state folder (0700).
+
+        Raises:
+            PermissionError / OSError: the directory cannot be created or written.
+        """
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.root.parent, self.root):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+
+    @property
+    def key(self) -> str:
+        """A short stable name for this directory, used to name its shared-memory ring."""
+        digest = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:20]
+        return f"parquet-logger-{os.getuid()}-{digest}"
+
+    @property
+    def shm_ring(self) -> Path:
+        return SHM_ROOT / self.key
+
+    @property
+    def file_ring(self) -> Path:
+        """Fallback ring where /dev/shm is missing or too small."""
+        return self.root / "ring.mmap"
+
+    @property
+    def ring_lock(self) -> Path:
+        """flock'ed by a producer around each put: the kernel releases it if the holder dies."""
+        return self.root / "ring.lock"
+
+    @property
+    def ring_create_lock(self) -> Path:
+        return self.root / "ring.create.lock"
+
+    @property
+    def writer_lock(self) -> Path:
+        """Held (LOCK_EX) by the live writer for its whole life: the liveness truth."""
+        return self.root / "writer.lock"
+
+    @property
+    def producers_lock(self) -> Path:
+        """Held shared (LOCK_SH) by every attached producer process."""
+        return self.root / "producers.lock"
+
+    @property
+    def journal(self) -> Path:
+        """The writer's commit journal: which files hold the ring up to which position."""
+        return self.root / "commit.json"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def writer_settings(self) -> Path:
+        return self.root / "writer.json"
+
+    @property
+    def writer_log(self) -> Path:
+        return self.root / "writer.log"
+
+
+def open_private(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:
+    """Open (creating) an owner-only file, refusing symlinks and files of other users."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    st = os.fstat(fd)
+    if st.st_uid != os.getuid():
+        os.close(fd)
+        raise PermissionError(f"{path} belongs to uid {st.st_uid}, not to this user")
+    if st.st_mode & 0o077:
+        os.fchmod(fd, 0o600)
+    return fd
