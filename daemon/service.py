@@ -86,6 +86,7 @@ class WriterService:
 
     # ------------------------------------------------------------------ entry
     def run(self) -> int:
+        self._install_signals()  # first: a SIGHUP during start-up must not kill the writer
         self.state.ensure()
         lock_fd = open_private(self.state.writer_lock)
         try:
@@ -104,7 +105,6 @@ class WriterService:
         self._recover(ring)
         self._read_pos = ring.committed
         ring.set_word(ring_layout.WRITER_PID, os.getpid())
-        self._install_signals()
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",
             os.getpid(), self.state.log_dir, ring.path, ring.capacity, self._read_pos,
@@ -156,13 +156,15 @@ class WriterService:
                 self._drain(ring, ring.head)
                 self._flush(ring, force=True)
                 log.info("stop signal: drained and committed up to %d; exiting", ring.committed)
+                self._remove_ring_if_unused(ring)
                 return EXIT_OK
             if self._flush_due(ring, now):
                 self._drain(ring, ring.head)  # a flush includes everything published so far
                 self._flush(ring)
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
-                if self.config.exit_when_idle and self._exit_if_no_producers(ring):
+                if self.config.exit_when_idle and self._remove_ring_if_unused(ring):
+                    log.info("no producer left; ring removed, exiting")
                     return EXIT_OK
             if now >= next_status:
                 next_status = now + STATUS_PERIOD_S
@@ -272,11 +274,12 @@ class WriterService:
             return build_table([sanitize(m) for m in buf.metas], buf.payloads, drop)
 
     # ------------------------------------------------------------------ idle exit
-    def _exit_if_no_producers(self, ring: Ring) -> bool:
-        """An auto-started writer leaves once no producer holds producers.lock.
+    def _remove_ring_if_unused(self, ring: Ring) -> bool:
+        """Drain, commit and remove the ring if no producer holds producers.lock.
 
-        Taking the lock exclusively also keeps a producer from attaching while the ring is
-        drained and removed: it waits, then finds no writer and starts a fresh one.
+        An auto-started writer exits once this succeeds. Taking the lock exclusively keeps a
+        producer from attaching while the ring is drained and removed: it waits, then finds
+        no writer and starts a fresh one with a fresh ring.
         """
         fd = open_private(self.state.producers_lock)
         try:
@@ -289,7 +292,6 @@ class WriterService:
             if ring.head != ring.committed:
                 return False  # a write failed: keep the ring and try again later
             ring.unlink()
-            log.info("no producer left; ring removed, exiting")
             return True
         finally:
             os.close(fd)

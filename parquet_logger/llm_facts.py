@@ -85,6 +85,15 @@ class EndFacts:
 
 
 def llm_end_facts(response: Any) -> EndFacts:
+    """Read an LLMResult; an object that breaks on inspection yields empty facts (the event
+    is still logged, with the object in `raw` through jsonsafe's fallbacks)."""
+    try:
+        return _read_llm_result(response)
+    except Exception:
+        return EndFacts()
+
+
+def _read_llm_result(response: Any) -> EndFacts:
     facts = EndFacts()
     found_usage = False
     for generations in getattr(response, "generations", None) or []:

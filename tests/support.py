@@ -1,0 +1,101 @@
+"""Test helpers shared by the suite: waiting on a condition, reading logs back, writers."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+
+from parquet_logger.statedir import SHM_ROOT, StateDir
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
+    """Poll `predicate` until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def read_rows(log_dir: Path) -> pd.DataFrame:
+    """Every row under `log_dir`, read as a hive-partitioned dataset."""
+    if not any(log_dir.rglob("*.parquet")):
+        return pd.DataFrame()
+    return ds.dataset(log_dir, format="parquet", partitioning="hive").to_table().to_pandas()
+
+
+def writer_running(log_dir: Path) -> bool:
+    state = StateDir.for_log_dir(log_dir)
+    if not state.writer_lock.exists():
+        return False
+    fd = os.open(state.writer_lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def writer_pid(log_dir: Path) -> int | None:
+    """The live writer's pid from its status file (None if not known)."""
+    import orjson
+
+    status = StateDir.for_log_dir(log_dir).status
+    try:
+        return int(orjson.loads(status.read_bytes())["pid"])
+    except (FileNotFoundError, KeyError, ValueError):
+        return None
+
+
+def stop_writer(log_dir: Path, timeout: float = 15.0) -> None:
+    """Wait for the directory's writer to exit on its own and remove the ring (a writer may
+    still be starting when the last logger detaches); SIGTERM, then SIGKILL it if not."""
+    ring = StateDir.for_log_dir(log_dir).shm_ring
+
+    def finished() -> bool:
+        return not writer_running(log_dir) and not ring.exists()
+
+    try:
+        wait_for(finished, timeout, "the writer to exit and remove its ring")
+        return
+    except AssertionError:
+        pid = writer_pid(log_dir)
+        if pid is None:
+            raise
+        os.kill(pid, signal.SIGTERM)
+        try:
+            wait_for(lambda: not writer_running(log_dir), 5.0, "the writer to stop on SIGTERM")
+        except AssertionError:
+            os.kill(pid, signal.SIGKILL)
+        raise
+
+
+def shm_rings() -> set[str]:
+    """This user's parquet-logger rings in /dev/shm."""
+    prefix = f"parquet-logger-{os.getuid()}-"
+    return {p.name for p in SHM_ROOT.glob(prefix + "*") if not p.name.endswith(".tmp")}
+
+
+def run_python(code: str, timeout: float = 60.0, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a small program in a fresh interpreter (for fork, exit and kill scenarios)."""
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )

@@ -1,0 +1,194 @@
+"""The writer process: the CLI, signals, crash recovery through the journal, bad records."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from parquet_logger import ParquetLogger
+from parquet_logger.ring import Ring, RingLock
+from parquet_logger.statedir import StateDir
+from tests.support import read_rows, run_python, wait_for, writer_running
+
+# Ask for start_writer before make_logger: loggers then close while the writer still runs.
+WriterStarter = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def start_writer(log_dir: Path) -> Iterator[WriterStarter]:
+    """Run `parquet-logger-daemon run --dir log_dir` as a real process; always reaped."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*extra: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "parquet_logger_daemon", "run", "--dir", str(log_dir),
+             "--flush-interval-s", "0.2", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def log_events(logger: ParquetLogger, n: int, prefix: str = "e") -> None:
+    for i in range(n):
+        logger.on_llm_start({"name": "m"}, [f"prompt {i}"], run_id=uuid4(),
+                            tags=[f"logger_custom_id:{prefix}{i}"])
+
+
+def test_cli_writer_serves_producers_and_drains_on_sigterm(start_writer, make_logger, log_dir):
+    """A writer started by hand serves loggers, survives them, and exits 0 on SIGTERM."""
+    proc = start_writer()
+    wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
+    logger = make_logger(start_writer=False)
+    log_events(logger, 300)
+    logger.flush(timeout=30)
+    assert len(read_rows(log_dir)) == 300
+    logger.close()
+    assert proc.poll() is None, "a hand-started writer must not exit when producers leave"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert not StateDir.for_log_dir(log_dir).shm_ring.exists()
+
+
+def test_second_writer_for_a_directory_is_refused(log_dir, start_writer):
+    """Only one writer per directory: the second exits with code 3 and says why."""
+    first = start_writer()
+    wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
+    second = start_writer()
+    assert second.wait(timeout=15) == 3
+    assert b"already running" in second.stderr.read()  # type: ignore[union-attr]
+    assert first.poll() is None
+
+
+def test_sighup_writes_buffered_events_now(start_writer, make_logger, log_dir):
+    """SIGHUP makes the writer write what it holds without waiting for the interval."""
+    proc = start_writer("--flush-interval-s", "3600")
+    wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
+    logger = make_logger(start_writer=False)
+    log_events(logger, 10)
+    state = StateDir.for_log_dir(log_dir)
+    ring = Ring.attach(state)
+    assert ring is not None
+    wait_for(lambda: ring.head > 0, 5, "the events to be in the ring")
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(read_rows(log_dir)) == 10, 15, "the SIGHUP flush")
+    ring.close()
+
+
+def test_writer_killed_mid_commit_finishes_it_exactly_once(start_writer, make_logger, log_dir):
+    """A writer dying right after journalling a commit: the next one publishes those files
+    and resumes after them, so every event is on disk exactly once."""
+    logger = make_logger(start_writer=False)
+    log_events(logger, 500)
+    crashing = f"""
+        import os, sys
+        import parquet_logger_daemon.journal as journal
+        real_write = journal.write
+        def write_then_die(path, entry):
+            real_write(path, entry)
+            os._exit(9)  # after the journal, before any rename and before the ring commit
+        journal.write = write_then_die
+        from parquet_logger_daemon.cli import main
+        sys.exit(main(["run", "--dir", {str(log_dir)!r}]))
+    """
+    result = run_python(crashing)
+    assert result.returncode == 9, result.stderr
+    tmp_files = list(log_dir.rglob(".part-*.parquet.tmp"))
+    assert tmp_files, "the crashed writer should have left its journalled .tmp files"
+    assert read_rows(log_dir).empty
+
+    start_writer()
+    logger.flush(timeout=30)
+    log_events(logger, 100, prefix="after")
+    logger.flush(timeout=30)
+    df = read_rows(log_dir)
+    assert len(df) == 600
+    assert df["event_id"].is_unique
+    assert not list(log_dir.rglob("*.tmp"))
+
+
+def test_stale_tmp_files_are_removed(make_logger, log_dir):
+    """A .tmp part file not in the journal is a crash leftover: the next writer deletes it."""
+    stale = log_dir / "date=2026-01-01" / ".part-20260101T000000000000Z-h-1-000000.parquet.tmp"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a file")
+    logger = make_logger()
+    log_events(logger, 5)
+    logger.flush(timeout=30)
+    assert not stale.exists()
+    assert len(read_rows(log_dir)) == 5
+
+
+def test_garbage_in_the_ring_is_kept_as_invalid_records(make_logger, log_dir):
+    """A record that is not valid wire format becomes an `invalid_record` row; the rest land."""
+    logger = make_logger()
+    log_events(logger, 3)
+    state = StateDir.for_log_dir(log_dir)
+    ring = Ring.attach(state)
+    assert ring is not None
+    lock = RingLock(state.ring_lock)
+    assert ring.put(b"\x07not a record at all", lock, 1.0)
+    ring.close()
+    lock.close()
+    log_events(logger, 3, prefix="later")
+    logger.flush(timeout=30)
+    df = read_rows(log_dir)
+    assert len(df) == 7
+    bad = df[df["event_type"] == "invalid_record"]
+    assert len(bad) == 1
+    assert "not a record at all" in bad["payload"].iloc[0]
+
+
+def test_state_files_are_owner_only(make_logger, log_dir):
+    """Ring, locks and state files are 0600, folders 0700; data files follow the umask."""
+    logger = make_logger()
+    log_events(logger, 2)
+    logger.flush(timeout=30)
+    state = StateDir.for_log_dir(log_dir)
+    for path in [state.shm_ring, *state.root.iterdir()]:
+        assert path.stat().st_mode & 0o077 == 0, path
+    assert state.root.stat().st_mode & 0o777 == 0o700
+    data_file = next(log_dir.rglob("*.parquet"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert data_file.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_read_only_directory_fails_at_construction(tmp_path):
+    """A directory the user cannot write is an OSError naming log_dir, at construction."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o755)
+    os.chmod(tmp_path, 0o755)
+    program = f"""
+        import os, sys
+        from parquet_logger import ParquetLogger  # before dropping root: /root is private
+        os.setgid(65534); os.setuid(65534)
+        try:
+            ParquetLogger({str(locked)!r})
+        except OSError as exc:
+            print(exc)
+            sys.exit(0)
+        sys.exit(1)
+    """
+    result = run_python(program, env={**os.environ, "HOME": "/tmp"})
+    assert result.returncode == 0, result.stderr
+    assert "log_dir" in result.stdout and "not a writable directory" in result.stdout
