@@ -63,18 +63,42 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         return value if defaults else argparse.SUPPRESS
 
     p.add_argument("--dir", dest="log_dir", help="the log directory", default=default(None))
-    p.add_argument("--flush-interval-s", type=_positive_float, default=default(1.0),
-                   help="write buffered events at least this often (default 1.0)")
-    p.add_argument("--max-file-bytes", type=_positive_int, default=default(128 * 1024 * 1024),
-                   help="write a file once this many record bytes are buffered")
-    p.add_argument("--ring-size-bytes", type=_positive_int, default=default(64 * 1024 * 1024),
-                   help="size of the ring when the writer creates it (default 64 MiB)")
-    p.add_argument("--buffer-size", type=_positive_int, default=default(None),
-                   help="also write once this many events are buffered")
-    p.add_argument("--exit-when-idle", action="store_true", default=default(False),
-                   help="exit once no producer process is attached (used by ParquetLogger)")
-    p.add_argument("--log-level", default=default("INFO"),
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    p.add_argument(
+        "--flush-interval-s",
+        type=_positive_float,
+        default=default(1.0),
+        help="write buffered events at least this often (default 1.0)",
+    )
+    p.add_argument(
+        "--max-file-bytes",
+        type=_positive_int,
+        default=default(128 * 1024 * 1024),
+        help="write a file once this many record bytes are buffered",
+    )
+    p.add_argument(
+        "--ring-size-bytes",
+        type=_positive_int,
+        default=default(64 * 1024 * 1024),
+        help="size of the ring when the writer creates it (default 64 MiB)",
+    )
+    p.add_argument(
+        "--buffer-size",
+        type=_positive_int,
+        default=default(None),
+        help="also write once this many events are buffered",
+    )
+    p.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        default=default(False),
+        help="exit once no producer process is attached (used by ParquetLogger)",
+    )
+    p.add_argument(
+        "--log-level",
+        default=default("INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,8 +37,15 @@ SCHEMA = pa.schema(
 
 # Low-cardinality columns: dictionary-encoded in the file.
 DICTIONARY_COLUMNS = [
-    "custom_id", "event_type", "logger_metadata", "run_type", "name", "model", "provider",
-    "error_type", "host",
+    "custom_id",
+    "event_type",
+    "logger_metadata",
+    "run_type",
+    "name",
+    "model",
+    "provider",
+    "error_type",
+    "host",
 ]
 
 _META_INDEX = {name: i for i, name in enumerate(META_FIELDS)}
@@ -77,7 +84,9 @@ def sanitize(meta: list[Any]) -> list[Any]:
         if name == "timestamp":
             out[i] = value if isinstance(value, int) and not isinstance(value, bool) else 0
         elif name in _INT_COLUMNS:
-            ok = isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+            ok = (
+                isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+            )
             out[i] = value if ok else None
         elif name == "latency_ms":
             out[i] = float(value) if isinstance(value, int | float) else None

@@ -107,7 +107,11 @@ class WriterService:
         ring.set_word(ring_layout.WRITER_PID, os.getpid())
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",
-            os.getpid(), self.state.log_dir, ring.path, ring.capacity, self._read_pos,
+            os.getpid(),
+            self.state.log_dir,
+            ring.path,
+            ring.capacity,
+            self._read_pos,
         )
         code = self._loop(ring)
         ring.set_word(ring_layout.WRITER_PID, 0)
@@ -231,7 +235,9 @@ class WriterService:
             self._write_blocked_until = time.monotonic() + WRITE_RETRY_S
             log.error("writing part files failed (kept in memory, retrying): %s", exc)
             if force:
-                log.error("exiting with %d uncommitted bytes left in the ring", end - ring.committed)
+                log.error(
+                    "exiting with %d uncommitted bytes left in the ring", end - ring.committed
+                )
             return
         ring.commit(end)
         self.counters.written += written

@@ -1,8 +1,8 @@
 """parquet-logger: every LangChain event of a program, in Parquet, without slowing it down.
 
-    from parquet_logger import ParquetLogger, with_tags
-    logger = ParquetLogger("./logs")
-    llm.invoke("What is 2+2?", config={**with_tags(custom_id="q1"), "callbacks": [logger]})
+from parquet_logger import ParquetLogger, with_tags
+logger = ParquetLogger("./logs")
+llm.invoke("What is 2+2?", config={**with_tags(custom_id="q1"), "callbacks": [logger]})
 """
 
 from parquet_logger.events import EventType

@@ -91,7 +91,10 @@ class Attachment:
                 self._next_spawn_at = time.monotonic() + delay
                 log.warning(
                     "parquet-logger writer for %s exited with code %s; see %s (retry in %.0f s)",
-                    self.state.log_dir, code, self.state.writer_log, delay,
+                    self.state.log_dir,
+                    code,
+                    self.state.writer_log,
+                    delay,
                 )
         if not self._start_writer or self.writer_alive() or self._spawned is not None:
             return
@@ -101,9 +104,7 @@ class Attachment:
 
     def _start_watchdog(self) -> None:
         self._stop = threading.Event()
-        thread = threading.Thread(
-            target=self._watch, name="parquet-logger-watchdog", daemon=True
-        )
+        thread = threading.Thread(target=self._watch, name="parquet-logger-watchdog", daemon=True)
         self._watchdog = thread
         thread.start()
 

@@ -49,7 +49,12 @@ GATES: dict[str, frozenset[EventType]] = {
         }
     ),
     "ignore_chat_model": frozenset(
-        {EventType.CHAT_MODEL_START, EventType.LLM_NEW_TOKEN, EventType.LLM_END, EventType.LLM_ERROR}
+        {
+            EventType.CHAT_MODEL_START,
+            EventType.LLM_NEW_TOKEN,
+            EventType.LLM_END,
+            EventType.LLM_ERROR,
+        }
     ),
     "ignore_chain": frozenset({EventType.CHAIN_START, EventType.CHAIN_END, EventType.CHAIN_ERROR}),
     "ignore_agent": frozenset(

@@ -17,17 +17,17 @@ from langchain_core.callbacks import BaseCallbackHandler
 from parquet_logger import attachment as attachment_registry
 from parquet_logger.events import EventType, ignore_flags
 from parquet_logger.jsonsafe import describe_exception
-from parquet_logger.record import RecordBuilder
-from parquet_logger.ring import RingStats
-from parquet_logger.settings import LoggerSettings
-from parquet_logger.statedir import StateDir
-from parquet_logger.writer_launch import WriterOptions
 from parquet_logger.llm_facts import (
     error_type_of,
     llm_end_facts,
     name_of,
     start_model_facts,
 )
+from parquet_logger.record import RecordBuilder
+from parquet_logger.ring import RingStats
+from parquet_logger.settings import LoggerSettings
+from parquet_logger.statedir import StateDir
+from parquet_logger.writer_launch import WriterOptions
 
 log = logging.getLogger("parquet_logger")
 _LOG_EVERY_S = 60.0
@@ -103,8 +103,7 @@ class ParquetLogger(BaseCallbackHandler):
         self.settings = settings
         self.log_dir = settings.log_dir
         self.event_types = settings.enabled
-        for gate, ignored in ignore_flags(settings.enabled).items():
-            setattr(self, f"_{gate}", ignored)
+        self._ignore = ignore_flags(settings.enabled)
         self._records = RecordBuilder(settings)
         self._wait_s = settings.queue_wait_s
         self._failures = 0
@@ -130,31 +129,31 @@ class ParquetLogger(BaseCallbackHandler):
     # ------------------------------------------------------------------ LangChain switches
     @property
     def ignore_llm(self) -> bool:
-        return self._ignore_llm  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_llm"]
 
     @property
     def ignore_chat_model(self) -> bool:
-        return self._ignore_chat_model  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_chat_model"]
 
     @property
     def ignore_chain(self) -> bool:
-        return self._ignore_chain  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_chain"]
 
     @property
     def ignore_agent(self) -> bool:
-        return self._ignore_agent  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_agent"]
 
     @property
     def ignore_retriever(self) -> bool:
-        return self._ignore_retriever  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_retriever"]
 
     @property
     def ignore_retry(self) -> bool:
-        return self._ignore_retry  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_retry"]
 
     @property
     def ignore_custom_event(self) -> bool:
-        return self._ignore_custom_event  # type: ignore[attr-defined,no-any-return]
+        return self._ignore["ignore_custom_event"]
 
     # ------------------------------------------------------------------ the one hand-off
     def _emit(self, event_type: EventType, body: bytes) -> None:
@@ -200,8 +199,16 @@ class ParquetLogger(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         self._model_start(
-            EventType.LLM_START, "llm", serialized, "prompts", prompts,
-            run_id, parent_run_id, tags, metadata, kwargs,
+            EventType.LLM_START,
+            "llm",
+            serialized,
+            "prompts",
+            prompts,
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            kwargs,
         )
 
     def on_chat_model_start(
@@ -216,8 +223,16 @@ class ParquetLogger(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         self._model_start(
-            EventType.CHAT_MODEL_START, "chat_model", serialized, "messages", messages,
-            run_id, parent_run_id, tags, metadata, kwargs,
+            EventType.CHAT_MODEL_START,
+            "chat_model",
+            serialized,
+            "messages",
+            messages,
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            kwargs,
         )
 
     def _model_start(
@@ -301,8 +316,16 @@ class ParquetLogger(BaseCallbackHandler):
             }
             raw = {"response": response, "kwargs": kwargs}
             body = self._records.build(
-                event_type, run_id, parent_run_id, tags, data, raw,
-                run=run, ending=True, usage=facts.usage, model=facts.model,
+                event_type,
+                run_id,
+                parent_run_id,
+                tags,
+                data,
+                raw,
+                run=run,
+                ending=True,
+                usage=facts.usage,
+                model=facts.model,
             )
             self._emit(event_type, body)
         except Exception as exc:
@@ -335,8 +358,15 @@ class ParquetLogger(BaseCallbackHandler):
             data = {"error": describe_exception(error)}
             raw = {"error": error, "kwargs": kwargs}
             body = self._records.build(
-                event_type, run_id, parent_run_id, tags, data, raw,
-                run=run, ending=True, error_type=error_type_of(error),
+                event_type,
+                run_id,
+                parent_run_id,
+                tags,
+                data,
+                raw,
+                run=run,
+                ending=True,
+                error_type=error_type_of(error),
             )
             self._emit(event_type, body)
         except Exception as exc:
@@ -361,8 +391,11 @@ class ParquetLogger(BaseCallbackHandler):
             if not self._wants(event_type):
                 return
             data["name"] = name
-            raw = {"serialized": serialized, **{k: v for k, v in data.items() if k != "name"},
-                   "kwargs": kwargs}
+            raw = {
+                "serialized": serialized,
+                **{k: v for k, v in data.items() if k != "name"},
+                "kwargs": kwargs,
+            }
             body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
             self._emit(event_type, body)
         except Exception as exc:
@@ -402,8 +435,15 @@ class ParquetLogger(BaseCallbackHandler):
     ) -> None:
         run_type = kwargs.get("run_type") or "chain"
         self._start(
-            EventType.CHAIN_START, run_type, serialized, {"inputs": inputs},
-            run_id, parent_run_id, tags, metadata, kwargs,
+            EventType.CHAIN_START,
+            run_type,
+            serialized,
+            {"inputs": inputs},
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            kwargs,
         )
 
     def on_chain_end(
@@ -440,10 +480,21 @@ class ParquetLogger(BaseCallbackHandler):
         inputs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        data = {"input_str": input_str, "inputs": inputs, "tool_call_id": kwargs.get("tool_call_id")}
+        data = {
+            "input_str": input_str,
+            "inputs": inputs,
+            "tool_call_id": kwargs.get("tool_call_id"),
+        }
         self._start(
-            EventType.TOOL_START, "tool", serialized, data,
-            run_id, parent_run_id, tags, metadata, kwargs,
+            EventType.TOOL_START,
+            "tool",
+            serialized,
+            data,
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            kwargs,
         )
 
     def on_tool_end(
@@ -480,8 +531,15 @@ class ParquetLogger(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         self._start(
-            EventType.RETRIEVER_START, "retriever", serialized, {"query": query},
-            run_id, parent_run_id, tags, metadata, kwargs,
+            EventType.RETRIEVER_START,
+            "retriever",
+            serialized,
+            {"query": query},
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            kwargs,
         )
 
     def on_retriever_end(
@@ -634,7 +692,9 @@ class ParquetLogger(BaseCallbackHandler):
     def stats(self) -> dict[str, Any]:
         """Counters: this logger's callback failures and drops, and the ring's figures."""
         attachment = self._attachment
-        ring: RingStats | None = attachment.stats() if attachment and not attachment.closed else None
+        ring: RingStats | None = (
+            attachment.stats() if attachment and not attachment.closed else None
+        )
         return {
             "callback_failures": self._failures,
             "dropped_events": self._dropped,
@@ -660,10 +720,20 @@ class ParquetLogger(BaseCallbackHandler):
         return {
             name: getattr(s, name)
             for name in (
-                "log_dir", "buffer_size", "logger_metadata", "partition_on", "event_types",
-                "flush_interval_s", "max_file_bytes", "ring_size_bytes", "on_queue_full",
-                "queue_full_timeout_s", "max_event_bytes", "max_tracked_runs",
-                "atexit_timeout_s", "start_writer",
+                "log_dir",
+                "buffer_size",
+                "logger_metadata",
+                "partition_on",
+                "event_types",
+                "flush_interval_s",
+                "max_file_bytes",
+                "ring_size_bytes",
+                "on_queue_full",
+                "queue_full_timeout_s",
+                "max_event_bytes",
+                "max_tracked_runs",
+                "atexit_timeout_s",
+                "start_writer",
             )
         }
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+
 class Usage:
     """Token counts of one LLM result, summed over every generation."""
 
@@ -35,7 +36,6 @@ class Usage:
             "output_tokens": self.output_tokens,
             "total_tokens": self.total_tokens,
         }
-
 
 
 def name_of(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str | None:

@@ -22,10 +22,10 @@ from parquet_logger.settings import LoggerSettings
 from parquet_logger.statedir import host_name
 from parquet_logger.tagging import custom_id_from_tags
 
-try:  # run ids are UUIDv7 in LangChain; event ids follow suit (time-sortable)
-    from uuid_utils.compat import uuid7 as _uuid7
-except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core
-    from uuid import uuid4 as _uuid7
+try:  # run ids are UUIDv7 in LangChain; event ids follow suit (time-sortable, ~0.2 us)
+    from uuid_utils import uuid7 as _new_event_id
+except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core >= 1
+    from uuid import uuid4 as _new_event_id  # type: ignore[assignment]
 
 _US_PER_DAY = 86_400_000_000
 
@@ -123,7 +123,7 @@ class RecordBuilder:
             custom_id,
             event_type.value,
             self._metadata_json,
-            _uuid7(),
+            str(_new_event_id()),
             run.run_type if run is not None else None,
             run.name if run is not None else None,
             model or (run.model if run is not None else None),
@@ -141,8 +141,9 @@ class RecordBuilder:
             return wire.encode(meta, payload)
         except TypeError:
             # A typed column got a value orjson cannot write (an odd name, say): keep the event.
-            meta = [m if isinstance(m, int | float | str | UUID) or m is None else str(m)
-                    for m in meta]
+            meta = [
+                m if isinstance(m, int | float | str | UUID) or m is None else str(m) for m in meta
+            ]
             return wire.encode(meta, payload)
 
 

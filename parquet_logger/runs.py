@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -34,10 +35,9 @@ class RunTable:
         runs = self._runs
         runs[run_id] = start
         if len(runs) > self._max_runs:
-            try:
+            # Another thread may evict or change the table meanwhile: that is fine too.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del runs[next(iter(runs))]
-            except (KeyError, RuntimeError, StopIteration):
-                pass  # another thread evicted or changed the table meanwhile
 
     def pop(self, run_id: UUID) -> RunStart | None:
         return self._runs.pop(run_id, None)

@@ -25,9 +25,7 @@ def parse_partition_on(value: object) -> tuple[str, ...]:
     Raises:
         ValueError: any other value.
     """
-    accepted = (
-        "accepted: 'date', 'event_type', ['date', 'event_type'] (or 'date/event_type'), None"
-    )
+    accepted = "accepted: 'date', 'event_type', ['date', 'event_type'] (or 'date/event_type'), None"
     if value is None:
         return ()
     keys: list[str]
@@ -37,11 +35,7 @@ def parse_partition_on(value: object) -> tuple[str, ...]:
         keys = list(value)
     else:
         raise ValueError(f"partition_on: got {value!r}; {accepted}")
-    if (
-        not keys
-        or len(set(keys)) != len(keys)
-        or any(k not in PARTITION_KEYS for k in keys)
-    ):
+    if not keys or len(set(keys)) != len(keys) or any(k not in PARTITION_KEYS for k in keys):
         raise ValueError(f"partition_on: got {value!r}; {accepted}")
     return tuple(sorted(keys, key=PARTITION_KEYS.index))
 
@@ -91,9 +85,11 @@ class LoggerSettings:
         object.__setattr__(self, "logger_metadata_json", _metadata_json(self.logger_metadata))
         for name in ("flush_interval_s", "atexit_timeout_s"):
             _positive_number(name, getattr(self, name))
-        if isinstance(self.queue_full_timeout_s, bool) or not isinstance(
-            self.queue_full_timeout_s, int | float
-        ) or not (self.queue_full_timeout_s >= 0 and math.isfinite(self.queue_full_timeout_s)):
+        if (
+            isinstance(self.queue_full_timeout_s, bool)
+            or not isinstance(self.queue_full_timeout_s, int | float)
+            or not (self.queue_full_timeout_s >= 0 and math.isfinite(self.queue_full_timeout_s))
+        ):
             raise ValueError(
                 f"queue_full_timeout_s must be a number of seconds >= 0, "
                 f"got {self.queue_full_timeout_s!r}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
 
 CUSTOM_ID_PREFIX = "logger_custom_id:"
 CUSTOM_ID_DESCRIPTION_PREFIX = "logger_custom_id_description:"
@@ -16,7 +18,7 @@ def with_tags(
     tags: Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
     replace_tags: bool = False,
-) -> dict[str, Any]:
+) -> RunnableConfig:
     """A LangChain config carrying tags and a custom id, without mutating `config`.
 
     Args:
@@ -29,7 +31,7 @@ def with_tags(
         replace_tags: drop the base config's tags instead of extending them.
 
     Returns:
-        A new config dict.
+        A new config (a plain dict).
     """
     result: dict[str, Any] = dict(config) if config else {}
     base = [] if replace_tags else list(result.get("tags") or [])
@@ -49,7 +51,7 @@ def with_tags(
     result["tags"] = list(dict.fromkeys(new_tags))
     if "metadata" in result and isinstance(result["metadata"], Mapping):
         result["metadata"] = dict(result["metadata"])
-    return result
+    return cast(RunnableConfig, result)
 
 
 def custom_id_from_tags(tags: Sequence[str] | None) -> str:

@@ -90,9 +90,11 @@ def shm_rings() -> set[str]:
     return {p.name for p in SHM_ROOT.glob(prefix + "*") if not p.name.endswith(".tmp")}
 
 
-def run_python(code: str, timeout: float = 60.0, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, timeout: float = 60.0, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run a small program in a fresh interpreter (for fork, exit and kill scenarios)."""
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(  # type: ignore[call-overload]
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,

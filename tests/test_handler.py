@@ -50,7 +50,7 @@ def rows_of(shared: tuple[ParquetLogger, Path], custom_id: str) -> pd.DataFrame:
 
 
 def payload(row: pd.Series) -> dict[str, Any]:
-    return orjson.loads(row["payload"])  # type: ignore[no-any-return]
+    return orjson.loads(row["payload"])
 
 
 class Retriever(BaseRetriever):
@@ -78,7 +78,7 @@ def test_chain_tool_and_retriever_events_form_a_tree(shared):
         | StrOutputParser()
         | RunnableLambda(emit)
     )
-    config = {**with_tags(custom_id="tree"), "callbacks": [logger]}
+    config = with_tags(custom_id="tree", config={"callbacks": [logger]})
     assert chain.invoke({"q": "2+2"}, config=config) == "4"
     assert add.invoke({"a": 1, "b": 2}, config=config) == 3
     assert Retriever().invoke("cats", config=config)[0].page_content == "about cats"
@@ -86,8 +86,14 @@ def test_chain_tool_and_retriever_events_form_a_tree(shared):
     df = rows_of(shared, "tree")
     counts = df["event_type"].value_counts().to_dict()
     assert counts == {
-        "chain_start": 4, "chain_end": 4, "chat_model_start": 1, "llm_end": 1,
-        "custom_event": 1, "tool_start": 1, "tool_end": 1, "retriever_start": 1,
+        "chain_start": 4,
+        "chain_end": 4,
+        "chat_model_start": 1,
+        "llm_end": 1,
+        "custom_event": 1,
+        "tool_start": 1,
+        "tool_end": 1,
+        "retriever_start": 1,
         "retriever_end": 1,
     }
     root = df[(df["event_type"] == "chain_start") & (df["parent_run_id"] == "")]
@@ -114,7 +120,7 @@ def test_streamed_tokens_are_rows(shared):
     """llm_new_token rows, one per streamed chunk, when the event type is enabled."""
     logger, _ = shared
     model = GenericFakeChatModel(messages=iter([AIMessage(content="one two three")]))
-    config = {**with_tags(custom_id="stream"), "callbacks": [logger]}
+    config = with_tags(custom_id="stream", config={"callbacks": [logger]})
     chunks = list(model.stream("hi", config=config))
     df = rows_of(shared, "stream")
     tokens = df[df["event_type"] == "llm_new_token"]
@@ -135,7 +141,7 @@ def test_model_facts_usage_and_remembered_metadata(shared):
         metadata={"ls_provider": "openai", "job": "j1"},
         invocation_params={"_type": "openai-chat", "model": "gpt-test", "temperature": 0},
     )
-    generations = [
+    generations: list[list[Any]] = [
         [
             ChatGeneration(
                 message=AIMessage(
@@ -151,9 +157,11 @@ def test_model_facts_usage_and_remembered_metadata(shared):
     df = rows_of(shared, "usage")
     start, end = df.iloc[0], df.iloc[1]
     assert payload(start)["data"]["llm_type"] == "openai-chat"
-    assert start["model"] == "gpt-test" and start["provider"] == "openai"
+    assert start["model"] == "gpt-test"
+    assert start["provider"] == "openai"
     assert (end["input_tokens"], end["output_tokens"], end["total_tokens"]) == (20, 10, 30)
-    assert end["model"] == "gpt-test-2026" and end["provider"] == "openai"
+    assert end["model"] == "gpt-test-2026"
+    assert end["provider"] == "openai"
     assert payload(end)["execution"]["metadata"] == {"ls_provider": "openai", "job": "j1"}
     assert payload(end)["data"]["texts"] == ["answer 0", "answer 1"]
     assert payload(end)["data"]["finish_reason"] == "stop"
@@ -185,7 +193,7 @@ def test_errors_keep_type_message_and_traceback(shared):
     def explode(_: object) -> None:
         raise ValueError("the model said no")
 
-    config = {**with_tags(custom_id="error"), "callbacks": [logger]}
+    config = with_tags(custom_id="error", config={"callbacks": [logger]})
     with pytest.raises(ValueError, match="said no"):
         RunnableLambda(explode).invoke(1, config=config)
     err = rows_of(shared, "error").iloc[-1]
@@ -252,9 +260,9 @@ def test_hostile_arguments_are_still_logged(shared):
         logger.on_chain_start(None, inputs, run_id=uuid4(), tags=tags)
     df = rows_of(shared, "hostile")
     assert len(df) == len(odd_inputs)
-    inputs = [payload(r)["data"]["inputs"] for _, r in df.iterrows()]
-    assert inputs[3] == {"nan": None, "inf": None}
-    assert "surrogate" in inputs[4]["text"]
+    seen = [payload(r)["data"]["inputs"] for _, r in df.iterrows()]
+    assert seen[3] == {"nan": None, "inf": None}
+    assert "surrogate" in seen[4]["text"]
     assert logger.stats()["callback_failures"] == 0
 
 
@@ -296,16 +304,22 @@ def test_legacy_agent_retry_and_text_events(shared):
     assert payload(df.iloc[0])["data"]["tool"] == "search"
     assert payload(df.iloc[1])["data"]["return_values"] == {"output": "done"}
     retry = payload(df.iloc[2])["data"]
-    assert retry["attempt_number"] == 2 and retry["error"]["type"] == "TimeoutError"
+    assert retry["attempt_number"] == 2
+    assert retry["error"]["type"] == "TimeoutError"
 
 
 def test_ignore_flags_follow_event_types(make_logger):
     """LangChain is told not to dispatch what is not recorded."""
     default = make_logger()
-    assert not default.ignore_llm and not default.ignore_chat_model
-    assert default.ignore_chain and default.ignore_agent and default.ignore_retriever
+    assert not default.ignore_llm
+    assert not default.ignore_chat_model
+    assert default.ignore_chain
+    assert default.ignore_agent
+    assert default.ignore_retriever
     tools_only = make_logger(event_types=[EventType.TOOL_END])
-    assert not tools_only.ignore_agent and tools_only.ignore_llm and tools_only.ignore_chain
+    assert not tools_only.ignore_agent
+    assert tools_only.ignore_llm
+    assert tools_only.ignore_chain
 
 
 def test_default_logger_records_only_llm_events(make_logger, log_dir):
@@ -314,7 +328,7 @@ def test_default_logger_records_only_llm_events(make_logger, log_dir):
     chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | FakeListChatModel(
         responses=["ok"]
     )
-    chain.invoke({"q": "x"}, config={**with_tags(custom_id="d1"), "callbacks": [logger]})
+    chain.invoke({"q": "x"}, config=with_tags(custom_id="d1", config={"callbacks": [logger]}))
     logger.flush(timeout=30)
     df = read_rows(log_dir)
     assert sorted(df["event_type"]) == ["chat_model_start", "llm_end"]

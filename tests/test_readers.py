@@ -41,21 +41,27 @@ def test_every_reader_sees_every_row(make_logger, log_dir, layout):
     assert files, "no part files written"
     depth = {len(f.relative_to(log_dir).parts) - 1 for f in files}
     assert depth == {len(keys) if keys else 0}
-    assert all(pq.ParquetFile(f).metadata.row_group(0).column(0).compression == "ZSTD"
-               for f in files)
+    assert all(
+        pq.ParquetFile(f).metadata.row_group(0).column(0).compression == "ZSTD" for f in files
+    )
 
     by_pandas = pd.read_parquet(log_dir)
     by_arrow = ds.dataset(log_dir, format="parquet", partitioning="hive").to_table()
     glob = f"{log_dir}/**/*.parquet"
-    by_duckdb = duckdb.connect().execute(
-        f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{glob}', "
-        "hive_partitioning=true)"
-    ).fetchall()[0]
+    by_duckdb = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*), count(DISTINCT event_id) FROM read_parquet('{glob}', "
+            "hive_partitioning=true)"
+        )
+        .fetchall()[0]
+    )
     by_polars = pl.scan_parquet(glob, hive_partitioning=True).collect()
     assert len(by_pandas) == by_arrow.num_rows == len(by_polars) == 100
     assert by_duckdb == (100, 100)
     assert sorted(by_pandas["event_type"].astype(str).unique()) == ["llm_end", "llm_start"]
-    assert "payload" in by_polars.columns and "custom_id" in by_polars.columns
+    assert "payload" in by_polars.columns
+    assert "custom_id" in by_polars.columns
     if keys and "date" in keys:
         assert by_pandas["date"].nunique() == 1
 
@@ -67,9 +73,25 @@ def test_schema_is_frozen(make_logger, log_dir):
     logger.flush(timeout=30)
     schema = pq.read_schema(next(log_dir.rglob("*.parquet")))
     assert schema.names == [
-        "timestamp", "run_id", "parent_run_id", "custom_id", "event_type", "logger_metadata",
-        "payload", "event_id", "run_type", "name", "model", "provider", "input_tokens",
-        "output_tokens", "total_tokens", "latency_ms", "error_type", "host", "pid",
+        "timestamp",
+        "run_id",
+        "parent_run_id",
+        "custom_id",
+        "event_type",
+        "logger_metadata",
+        "payload",
+        "event_id",
+        "run_type",
+        "name",
+        "model",
+        "provider",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "latency_ms",
+        "error_type",
+        "host",
+        "pid",
         "schema_version",
     ]
     assert str(schema.field("timestamp").type) == "timestamp[us, tz=UTC]"

@@ -28,8 +28,17 @@ def start_writer(log_dir: Path) -> Iterator[WriterStarter]:
 
     def start(*extra: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "parquet_logger_daemon", "run", "--dir", str(log_dir),
-             "--flush-interval-s", "0.2", *extra],
+            [
+                sys.executable,
+                "-m",
+                "parquet_logger_daemon",
+                "run",
+                "--dir",
+                str(log_dir),
+                "--flush-interval-s",
+                "0.2",
+                *extra,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -49,8 +58,9 @@ def start_writer(log_dir: Path) -> Iterator[WriterStarter]:
 
 def log_events(logger: ParquetLogger, n: int, prefix: str = "e") -> None:
     for i in range(n):
-        logger.on_llm_start({"name": "m"}, [f"prompt {i}"], run_id=uuid4(),
-                            tags=[f"logger_custom_id:{prefix}{i}"])
+        logger.on_llm_start(
+            {"name": "m"}, [f"prompt {i}"], run_id=uuid4(), tags=[f"logger_custom_id:{prefix}{i}"]
+        )
 
 
 def test_cli_writer_serves_producers_and_drains_on_sigterm(start_writer, make_logger, log_dir):
@@ -74,7 +84,7 @@ def test_second_writer_for_a_directory_is_refused(log_dir, start_writer):
     wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
     second = start_writer()
     assert second.wait(timeout=15) == 3
-    assert b"already running" in second.stderr.read()  # type: ignore[union-attr]
+    assert b"already running" in second.stderr.read()
     assert first.poll() is None
 
 
@@ -191,4 +201,5 @@ def test_read_only_directory_fails_at_construction(tmp_path):
     """
     result = run_python(program, env={**os.environ, "HOME": "/tmp"})
     assert result.returncode == 0, result.stderr
-    assert "log_dir" in result.stdout and "not a writable directory" in result.stdout
+    assert "log_dir" in result.stdout
+    assert "not a writable directory" in result.stdout
