@@ -255,16 +255,19 @@ class ParquetLogger(BaseCallbackHandler):
             run = self._records.start(run_id, metadata, run_type, name, model, provider)
             if not self._wants(event_type):
                 return
+            shared_inputs = self._records.fragment(inputs)
             data = {
-                inputs_name: inputs,
+                inputs_name: shared_inputs,
                 "llm_type": llm_type,
                 "model": model,
                 "provider": provider,
                 "name": name,
                 "invocation_params": params,
             }
-            raw = {"serialized": serialized, inputs_name: inputs, "kwargs": kwargs}
-            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
+            raw = {inputs_name: shared_inputs, "kwargs": kwargs}
+            body = self._records.build(
+                event_type, run_id, parent_run_id, tags, data, raw, run=run, serialized=serialized
+            )
             self._emit(event_type, body)
         except Exception as exc:
             self._failed(event_type, exc)
@@ -390,13 +393,12 @@ class ParquetLogger(BaseCallbackHandler):
             run = self._records.start(run_id, metadata, run_type, name)
             if not self._wants(event_type):
                 return
-            data["name"] = name
-            raw = {
-                "serialized": serialized,
-                **{k: v for k, v in data.items() if k != "name"},
-                "kwargs": kwargs,
-            }
-            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
+            raw: dict[str, Any] = {k: self._records.fragment(v) for k, v in data.items()}
+            data = {**raw, "name": name}
+            raw["kwargs"] = kwargs
+            body = self._records.build(
+                event_type, run_id, parent_run_id, tags, data, raw, run=run, serialized=serialized
+            )
             self._emit(event_type, body)
         except Exception as exc:
             self._failed(event_type, exc)
@@ -414,6 +416,7 @@ class ParquetLogger(BaseCallbackHandler):
             run = self._records.runs.pop(run_id)
             if not self._wants(event_type):
                 return
+            data = {k: self._records.fragment(v) for k, v in data.items()}
             raw = {**data, "kwargs": kwargs}
             body = self._records.build(
                 event_type, run_id, parent_run_id, tags, data, raw, run=run, ending=True

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from parquet_logger import jsonsafe, wire
 from parquet_logger.events import EventType
 from parquet_logger.llm_facts import Usage
@@ -28,6 +30,8 @@ except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core >
     from uuid import uuid4 as _new_event_id  # type: ignore[assignment]
 
 _US_PER_DAY = 86_400_000_000
+_NOT_GIVEN: Any = object()
+_MAX_CACHED_SERIALIZED = 256
 
 
 class RecordBuilder:
@@ -42,6 +46,12 @@ class RecordBuilder:
         self._day = -1
         self._date = ""
         self.runs = RunTable(settings.max_tracked_runs)
+        # id(serialized) -> (the object, its redacted JSON). LangChain hands every call of a
+        # model the same cached `serialized` dict (a cached_property of the model), which
+        # often holds a secret marker: redacting it once per model, not per event, keeps the
+        # hot path off redaction's slow path. The entry keeps the object alive, so its id
+        # cannot be reused by another object while cached.
+        self._serialized_json: dict[int, tuple[object, bytes]] = {}
 
     def after_fork(self) -> None:
         self._pid = os.getpid()
@@ -62,6 +72,43 @@ class RecordBuilder:
         if keys == ("event_type",):
             return f"event_type={event_type}"
         return f"date={self._date_of(ts_us)}/event_type={event_type}"
+
+    def fragment(self, obj: Any) -> orjson.Fragment:
+        """`obj` serialized once, to appear in both `data` and `raw` without a second dump."""
+        return orjson.Fragment(jsonsafe.dumps(obj, self._max_event_bytes // 2)[0])
+
+    def _serialized_of(self, serialized: Any) -> bytes:
+        if serialized is None:
+            return b"null"
+        hit = self._serialized_json.get(id(serialized))
+        if hit is not None and hit[0] is serialized:
+            return hit[1]
+        encoded = redact_json(jsonsafe.dumps(serialized, self._max_event_bytes // 4)[0])
+        if len(self._serialized_json) >= _MAX_CACHED_SERIALIZED:
+            self._serialized_json.clear()
+        self._serialized_json[id(serialized)] = (serialized, encoded)
+        return encoded
+
+    def _payload(self, head: dict[str, Any], raw: dict[str, Any], serialized: Any) -> bytes:
+        """`head` and `raw` are dumped and redacted apart, then joined as `{...head, "raw"}`;
+        the cached `serialized` JSON is spliced into `raw` as is."""
+        limit = self._max_event_bytes
+        head_json, head_cut = jsonsafe.dumps(head, limit // 2)
+        head_json = redact_json(head_json)
+        prefix = b""
+        if serialized is not _NOT_GIVEN:
+            prefix = b'"serialized":' + self._serialized_of(serialized)
+        room = max(4096, limit - len(head_json) - len(prefix))
+        raw_json, raw_cut = jsonsafe.dumps(raw, room)
+        raw_json = redact_json(raw_json)
+        if prefix:
+            rest = raw_json[1:]
+            raw_json = b"{" + prefix + (b"," + rest if rest != b"}" else b"}")
+        payload = head_json[:-1] + b',"raw":' + raw_json + b"}"
+        if head_cut is None and raw_cut is None:
+            return payload
+        original = (head_cut or len(head_json)) + (raw_cut or len(raw_json))
+        return _mark_truncated(payload, original)
 
     def start(
         self,
@@ -91,13 +138,15 @@ class RecordBuilder:
         usage: Usage | None = None,
         model: str | None = None,
         error_type: str | None = None,
+        serialized: Any = _NOT_GIVEN,
     ) -> bytes:
-        """The ring body of one event. `run` is the run's start (for metadata, name, latency)."""
+        """The ring body of one event. `run` is the run's start (for metadata, name, latency);
+        `serialized`, when given, becomes the first key of `raw`."""
         now_ns = time.time_ns()
         ts_us = now_ns // 1000
         custom_id = custom_id_from_tags(tags)
         latency_ms = (now_ns - run.start_ns) / 1e6 if (ending and run is not None) else None
-        envelope = {
+        head = {
             "event_type": event_type.value,
             "timestamp": datetime.fromtimestamp(now_ns / 1e9, UTC),
             "execution": {
@@ -108,12 +157,8 @@ class RecordBuilder:
                 "metadata": run.metadata if run is not None else None,
             },
             "data": data,
-            "raw": raw,
         }
-        payload, original_size = jsonsafe.dumps(envelope, self._max_event_bytes)
-        payload = redact_json(payload)
-        if original_size is not None:
-            payload = _mark_truncated(payload, original_size)
+        payload = self._payload(head, raw, serialized)
         u = usage or Usage()
         meta = [
             self._partition(ts_us, event_type.value),

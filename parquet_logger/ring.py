@@ -172,8 +172,15 @@ class Ring:
         """Attach to the directory's ring, creating it (capacity bytes of data) if missing.
 
         Raises:
+            ValueError: `capacity` is not a multiple of 8 of at least MIN_CAPACITY bytes.
             RingError: neither /dev/shm nor the state folder can hold a ring of that size.
         """
+        # Checked before anything exists: a ring file of a bad size, once in place, would be
+        # refused by every later attach and break the directory until removed by hand.
+        if capacity % 8 or capacity < MIN_CAPACITY:
+            raise ValueError(
+                f"capacity must be a multiple of 8 and at least {MIN_CAPACITY}, got {capacity}"
+            )
         ring = cls._attach_existing(state)
         if ring is not None:
             return ring
@@ -289,7 +296,12 @@ class Ring:
 
         Returns True when the record is published (it is then in the write-ahead log and will
         reach Parquet even if this process dies right after), False when it was dropped.
+
+        Raises:
+            ValueError: `body` is empty (the reader takes a zero length for lost framing).
         """
+        if not body:
+            raise ValueError("a ring record body must not be empty")
         size = frame_size(len(body))
         if size > self.capacity:
             self._count_drop(lock, len(body))

@@ -203,3 +203,55 @@ def test_read_only_directory_fails_at_construction(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "log_dir" in result.stdout
     assert "not a writable directory" in result.stdout
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs, so that a full disk is real; skipped where mounting is not allowed."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_disk_is_a_counted_failure_not_a_hang_and_nothing_is_lost(tiny_filesystem):
+    """Writes fail on a full disk: flush raises TimeoutError, and once space returns every
+    event lands exactly once (the ring held them meanwhile)."""
+    log_dir = tiny_filesystem / "logs"
+    logger = ParquetLogger(log_dir, flush_interval_s=0.2, event_types=["text"])
+    try:
+        filler = tiny_filesystem / "filler"
+        with open(filler, "wb", buffering=0) as f:  # leave no byte free
+            for chunk in (65536, 4096, 1):
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError:
+                    pass
+        for i in range(200):  # random text: it does not compress into the last free bytes
+            text = os.urandom(2500).hex()
+            logger.on_text(text, run_id=uuid4(), tags=[f"logger_custom_id:{i}"])
+        with pytest.raises(TimeoutError, match="not yet in Parquet"):
+            logger.flush(timeout=2)
+        filler.unlink()
+        logger.flush(timeout=30)
+        df = read_rows(log_dir)
+        assert len(df) == 200
+        assert df["event_id"].is_unique
+    finally:
+        logger.close(timeout=30)
+        wait_for(
+            lambda: (
+                not writer_running(log_dir) and not StateDir.for_log_dir(log_dir).shm_ring.exists()
+            ),
+            15,
+            "the writer to exit",
+        )
