@@ -256,15 +256,19 @@ class ParquetLogger(BaseCallbackHandler):
             if not self._wants(event_type):
                 return
             shared_inputs = self._records.fragment(inputs)
+            shared_params = self._records.fragment(params)
             data = {
                 inputs_name: shared_inputs,
                 "llm_type": llm_type,
                 "model": model,
                 "provider": provider,
                 "name": name,
-                "invocation_params": params,
+                "invocation_params": shared_params,
             }
-            raw = {inputs_name: shared_inputs, "kwargs": kwargs}
+            raw_kwargs = dict(kwargs)
+            if "invocation_params" in raw_kwargs:
+                raw_kwargs["invocation_params"] = shared_params
+            raw = {inputs_name: shared_inputs, "kwargs": raw_kwargs}
             body = self._records.build(
                 event_type, run_id, parent_run_id, tags, data, raw, run=run, serialized=serialized
             )

@@ -18,7 +18,7 @@ import orjson
 from parquet_logger import jsonsafe, wire
 from parquet_logger.events import EventType
 from parquet_logger.llm_facts import Usage
-from parquet_logger.redaction import redact_json
+from parquet_logger.redaction import redact_json, scrub
 from parquet_logger.runs import RunStart, RunTable
 from parquet_logger.settings import LoggerSettings
 from parquet_logger.statedir import host_name
@@ -75,7 +75,7 @@ class RecordBuilder:
 
     def fragment(self, obj: Any) -> orjson.Fragment:
         """`obj` serialized once, to appear in both `data` and `raw` without a second dump."""
-        return orjson.Fragment(jsonsafe.dumps(obj, self._max_event_bytes // 2)[0])
+        return orjson.Fragment(_safe_dumps(obj, self._max_event_bytes // 2)[0])
 
     def _serialized_of(self, serialized: Any) -> bytes:
         if serialized is None:
@@ -83,24 +83,34 @@ class RecordBuilder:
         hit = self._serialized_json.get(id(serialized))
         if hit is not None and hit[0] is serialized:
             return hit[1]
-        encoded = redact_json(jsonsafe.dumps(serialized, self._max_event_bytes // 4)[0])
+        encoded = _safe_dumps(serialized, self._max_event_bytes // 4)[0]
         if len(self._serialized_json) >= _MAX_CACHED_SERIALIZED:
             self._serialized_json.clear()
         self._serialized_json[id(serialized)] = (serialized, encoded)
         return encoded
 
     def _payload(self, head: dict[str, Any], raw: dict[str, Any], serialized: Any) -> bytes:
-        """`head` and `raw` are dumped and redacted apart, then joined as `{...head, "raw"}`;
-        the cached `serialized` JSON is spliced into `raw` as is."""
+        """`head` and `raw` are dumped apart, then joined as `{...head, "raw"}`; the cached
+        `serialized` JSON is spliced into `raw` as is.
+
+        Secrets go before serialization (scrub walks keys, never the text). In `head` only
+        `data` holds callback arguments: `execution` is ids, tags (strings) and the start
+        event's metadata, a fragment scrubbed when the run started.
+        """
         limit = self._max_event_bytes
+        try:
+            head["data"] = scrub(head["data"])
+            scrubbed = True
+        except RecursionError:  # too deep (or cyclic) to walk: redact the text instead
+            scrubbed = False
         head_json, head_cut = jsonsafe.dumps(head, limit // 2)
-        head_json = redact_json(head_json)
+        if not scrubbed:
+            head_json = redact_json(head_json)
         prefix = b""
         if serialized is not _NOT_GIVEN:
             prefix = b'"serialized":' + self._serialized_of(serialized)
         room = max(4096, limit - len(head_json) - len(prefix))
-        raw_json, raw_cut = jsonsafe.dumps(raw, room)
-        raw_json = redact_json(raw_json)
+        raw_json, raw_cut = _safe_dumps(raw, room)
         if prefix:
             rest = raw_json[1:]
             raw_json = b"{" + prefix + (b"," + rest if rest != b"}" else b"}")
@@ -120,7 +130,9 @@ class RecordBuilder:
         provider: str | None = None,
     ) -> RunStart:
         """Remember a run's start for its end event."""
-        start = RunStart(time.time_ns(), metadata, run_type, name, model, provider)
+        # Serialized (and scrubbed) once: the start and the end event both carry it.
+        shared = None if metadata is None else self.fragment(metadata)
+        start = RunStart(time.time_ns(), shared, run_type, name, model, provider)
         self.runs.remember(run_id, start)
         return start
 
@@ -190,6 +202,17 @@ class RecordBuilder:
                 m if isinstance(m, int | float | str | UUID) or m is None else str(m) for m in meta
             ]
             return wire.encode(meta, payload)
+
+
+def _safe_dumps(obj: Any, max_bytes: int) -> tuple[bytes, int | None]:
+    """Scrub secrets, then serialize. A tree too deep (or cyclic) for scrub's recursion is
+    serialized as is and redacted as text instead."""
+    try:
+        tree = scrub(obj)
+    except RecursionError:
+        data, cut = jsonsafe.dumps(obj, max_bytes)
+        return redact_json(data), cut
+    return jsonsafe.dumps(tree, max_bytes)
 
 
 def _mark_truncated(payload: bytes, original_size: int) -> bytes:

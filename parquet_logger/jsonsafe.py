@@ -1,0 +1,444 @@
+"""Turn any object LangChain hands a callback into UTF-8 JSON bytes of bounded size; never raise.
+
+The fast path is one `orjson.dumps` call; a Python walk runs only when orjson refuses the input.
+Everything orjson cannot encode natively becomes JSON as follows:
+
+| input                                   | JSON written                                          |
+|-----------------------------------------|-------------------------------------------------------|
+| pydantic v2 model                       | `model_dump(serialize_as_any=True)`                   |
+| ... whose `model_dump()` raises         | `{"$type": "mod.Class", "$repr": "..."}`              |
+| exception                               | `{"type", "message", "traceback", "repr"}`            |
+| bytes, bytearray, memoryview            | `{"$bytes_b64": "..."}`; over 48 KiB only the first   |
+|                                         | 48 KiB, plus `"$bytes_len": <full length>`            |
+| set, frozenset                          | list                                                  |
+| secret (has `get_secret_value`)         | `"***"` (never the secret)                            |
+| object with `to_dict()` or `dict()`     | what that method returns, if it is a dict             |
+| other mapping                           | dict                                                  |
+| other object with `__dict__`            | `{"$type": "mod.Class", **vars(obj)}`                 |
+| anything else, types, functions         | `{"$type": "mod.Class", "$repr": <first 1000 chars>}` |
+| ... whose `repr()` raises               | `{"$type": "mod.Class"}`                              |
+| NaN, +inf, -inf                         | `null` (orjson's choice, kept)                        |
+| lone surrogate in a string or key       | backslash escape `\\udc80` (valid pairs are joined)   |
+| container already on the current path   | `"$cycle"`                                            |
+| nesting deeper than 200 (slow path)     | `"$max_depth"`                                        |
+| int outside [-2**63, 2**64)             | decimal string                                        |
+| non-str dict key                        | string (orjson's form; `str()` for unusual types)     |
+| nothing above worked                    | `{"$unserializable": "<error text>"}`                 |
+| result longer than `max_bytes`          | long strings cut to `"...…[truncated N chars]"`, or   |
+|                                         | `{"$truncated_json_prefix": "<JSON prefix>"}`         |
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import contextlib
+import dataclasses
+import datetime
+import enum
+import itertools
+import traceback
+import uuid
+from collections.abc import Mapping
+from types import ModuleType
+
+import orjson
+from pydantic import BaseModel
+
+from parquet_logger.redaction import REDACTED, redact_json, scrub
+
+# Dataclasses come to _default (orjson would encode them natively, past scrub).
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+_MAX_REPR_CHARS = 1000
+_MAX_BYTES_RAW = 48 * 1024  # base64 of this is 64 KiB: enough to recognise the data
+_MAX_DEPTH = 200
+_INT_MIN, _INT_LIMIT = -(2**63), 2**64  # orjson encodes exactly this range
+# A string is only cut when that saves more than the marker (at most 41 bytes) costs.
+_MARKER_SLACK = 41
+_MIN_CUT_CHARS = 64  # below this, cutting strings is hopeless: keep a prefix of the text
+_PREFIX_KEY = "$truncated_json_prefix"
+_PREFIX_OVERHEAD = len(orjson.dumps({_PREFIX_KEY: ""}))
+_EMPTY_PREFIX = orjson.dumps({_PREFIX_KEY: ""})
+
+
+def dumps(obj: object, max_bytes: int) -> tuple[bytes, int | None]:
+    """Serialize `obj` to compact UTF-8 JSON of at most `max_bytes` bytes; never raises.
+
+    Args:
+        obj: anything; see the module docstring for how each kind of object is written.
+        max_bytes: size limit of the result; it always holds for `max_bytes >= 64`, whose
+            room is enough for the shortest fallbacks.
+
+    Returns:
+        `(json_bytes, None)`, or `(json_bytes, original_size)` when the JSON was longer than
+        `max_bytes` and had to be shrunk.
+    """
+    try:
+        try:
+            data = orjson.dumps(obj, default=_default, option=_OPTIONS)
+        except Exception:
+            # The slow walk converts objects without scrub: redact its result as text.
+            data = redact_json(_dumps_slow(obj))
+        if len(data) <= max_bytes:
+            return data, None
+        return _shrink(data, max_bytes), len(data)
+    except Exception as exc:  # a bad max_bytes or MemoryError: still answer with valid JSON
+        # Only the type name: this answer skips the size check, so it must stay tiny.
+        return orjson.dumps({"$unserializable": type(exc).__name__}), None
+
+
+def describe_exception(exc: BaseException) -> dict[str, object]:
+    """Describe an exception as a JSON-able dict; never raises.
+
+    Args:
+        exc: the exception, raised or not.
+
+    Returns:
+        `{"type": qualified class name, "message": str(exc), "traceback": the formatted
+        traceback (with chained causes) or None when `exc` was never raised, "repr": repr(exc)}`.
+    """
+    formatted: str | None = None
+    if exc.__traceback__ is not None:
+        try:
+            formatted = "".join(traceback.format_exception(exc))
+        except Exception:
+            formatted = None
+    return {
+        "type": _type_name(exc),
+        "message": _safe_str(exc),
+        "traceback": formatted,
+        "repr": _safe_repr(exc),
+    }
+
+
+def _default(obj: object) -> object:
+    """orjson's hook for one object it cannot encode: return something it can (or recurse on),
+    with secret values already replaced (see redaction.scrub)."""
+    try:
+        return scrub(_convert(obj))
+    except Exception:
+        return _opaque(obj)
+
+
+def _convert(obj: object) -> object:
+    """Apply the conversion rules of the module docstring table, most common kinds first."""
+    if isinstance(obj, BaseModel):
+        return _model_dump(obj)
+    if isinstance(obj, BaseException):
+        return describe_exception(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return _bytes_payload(obj)
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    if hasattr(type(obj), "get_secret_value"):
+        # pydantic's SecretStr keeps the secret in __dict__: never let it reach the vars() rule.
+        return REDACTED
+    if isinstance(obj, type | ModuleType) or callable(obj):
+        # Their __dict__ is code, not data (a module's holds every global).
+        return _opaque(obj)
+    for method in ("to_dict", "dict"):
+        result = _call_method(obj, method)
+        if isinstance(result, dict):
+            return result
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    attrs = getattr(obj, "__dict__", None)
+    if isinstance(attrs, dict) and attrs:
+        return {"$type": _type_name(obj), **attrs}
+    return _opaque(obj)
+
+
+def _model_dump(model: BaseModel) -> object:
+    """model_dump() that keeps subclass fields; `{"$type", "$repr"}` if it raises."""
+    try:
+        # serialize_as_any: ChatGeneration.message is declared BaseMessage, and without it an
+        # AIMessage loses usage_metadata and tool_calls. warnings=False: a logger must not
+        # print a pydantic warning on every event.
+        return model.model_dump(serialize_as_any=True, warnings=False)
+    except Exception:
+        pass
+    try:  # serialize_as_any has had bugs of its own; the plain dump is still worth a try
+        return model.model_dump(warnings=False)
+    except Exception:
+        return _opaque(model)
+
+
+def _call_method(obj: object, name: str) -> object:
+    """Return `obj.name()` if that is a method that works, else None."""
+    method = getattr(obj, name, None)
+    if not callable(method):
+        return None
+    try:
+        return method()
+    except Exception:
+        return None
+
+
+def _bytes_payload(obj: bytes | bytearray | memoryview) -> dict[str, object]:
+    """Base64 of the first `_MAX_BYTES_RAW` bytes, with the full length when cut."""
+    raw = obj.tobytes() if isinstance(obj, memoryview) else obj
+    payload: dict[str, object] = {"$bytes_b64": base64.b64encode(raw[:_MAX_BYTES_RAW]).decode()}
+    if len(raw) > _MAX_BYTES_RAW:
+        payload["$bytes_len"] = len(raw)
+    return payload
+
+
+def _opaque(obj: object) -> dict[str, object]:
+    """`{"$type", "$repr"}` for an object we can only name; `$repr` is dropped if repr raises."""
+    described: dict[str, object] = {"$type": _type_name(obj)}
+    with contextlib.suppress(Exception):
+        described["$repr"] = _cap(repr(obj))
+    return described
+
+
+def _type_name(obj: object) -> str:
+    """`module.QualName` of the object's class, without the `builtins.` prefix."""
+    cls = type(obj)
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", cls.__name__)
+    return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+def _safe_str(obj: object) -> str:
+    """str(obj), else repr(obj), else the type name: __str__ of foreign objects may raise."""
+    try:
+        return str(obj)
+    except Exception:
+        return _safe_repr(obj)
+
+
+def _safe_repr(obj: object) -> str:
+    """repr(obj) capped at `_MAX_REPR_CHARS`, else the type name."""
+    try:
+        return _cap(repr(obj))
+    except Exception:
+        return f"<{_type_name(obj)}>"
+
+
+def _cap(text: str) -> str:
+    """Cut text to `_MAX_REPR_CHARS` characters."""
+    return text if len(text) <= _MAX_REPR_CHARS else text[:_MAX_REPR_CHARS] + "…"
+
+
+# --- slow path: orjson refused the object --------------------------------------------------
+
+
+def _dumps_slow(obj: object) -> bytes:
+    """Walk obj into a plain tree orjson accepts, then encode it; never raises."""
+    # Retry shallower if the caller's stack is already deep enough for 200 levels to overflow.
+    error: BaseException | None = None
+    for max_depth in (_MAX_DEPTH, _MAX_DEPTH // 5):
+        try:
+            return orjson.dumps(_plain(obj, max_depth, set()))
+        except RecursionError as exc:
+            error = exc
+        except Exception as exc:
+            return _last_resort(exc)
+    return _last_resort(error)
+
+
+def _plain(obj: object, depth_left: int, path: set[int]) -> object:
+    """A copy of obj made of dict/list/str/int/float/bool/None only.
+
+    `path` holds the ids of the containers between the root and obj, so a shared (but acyclic)
+    object is written twice while a cycle becomes "$cycle". One Python frame per level (loops,
+    no comprehensions) keeps 200 levels well inside the interpreter's recursion limit.
+    """
+    if obj is None or isinstance(obj, bool | float):
+        return obj
+    if isinstance(obj, str):
+        return _clean_str(obj)
+    if isinstance(obj, int):
+        return int(obj) if _INT_MIN <= obj < _INT_LIMIT else str(obj)
+    if depth_left <= 0:
+        return "$max_depth"
+    if id(obj) in path:
+        return "$cycle"
+    path.add(id(obj))
+    out: object
+    if isinstance(obj, dict):
+        items: dict[str, object] = {}
+        for key, value in obj.items():
+            items[_clean_key(key)] = _plain(value, depth_left - 1, path)
+        out = items
+    elif isinstance(obj, list | tuple | set | frozenset):
+        elements: list[object] = []
+        for value in obj:
+            elements.append(_plain(value, depth_left - 1, path))
+        out = elements
+    else:
+        out = _plain(_native_or_default(obj), depth_left - 1, path)
+    path.discard(id(obj))
+    return out
+
+
+def _native_or_default(obj: object) -> object:
+    """One step towards plain data for a non-container leaf, as orjson (or `_default`) would."""
+    try:
+        if isinstance(obj, uuid.UUID):
+            return str(obj)
+        if isinstance(obj, datetime.date | datetime.time):
+            return obj.isoformat()
+        if isinstance(obj, enum.Enum):
+            return obj.value
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return _convert(obj)
+    except Exception:
+        return _opaque(obj)
+
+
+def _clean_key(key: object) -> str:
+    """A str dict key, spelled as orjson's OPT_NON_STR_KEYS would where it can."""
+    try:
+        if isinstance(key, str):
+            return _clean_str(key)
+        if key is None or isinstance(key, bool):
+            return "null" if key is None else str(key).lower()
+        if isinstance(key, enum.Enum):
+            return _clean_str(_safe_str(key.value))
+        if isinstance(key, bytes | bytearray):
+            return bytes(key).decode("utf-8", "backslashreplace")
+        if isinstance(key, datetime.date | datetime.time):
+            return key.isoformat()
+        return _clean_str(_safe_str(key))
+    except Exception:
+        return _type_name(key)
+
+
+def _clean_str(text: str) -> str:
+    """text, with lone surrogates (which UTF-8 cannot hold) written as `\\udXXX` escapes."""
+    if text.isascii():  # O(1) in CPython: the flag is stored on the string
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        # The UTF-16 round trip joins surrogate pairs (e.g. from JavaScript) into real characters.
+        joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        return joined.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _last_resort(error: BaseException | None) -> bytes:
+    """`{"$unserializable": "<error>"}`; a constant if even that cannot be built."""
+    try:
+        text = _clean_str(_cap(f"{type(error).__name__}: {_safe_str(error)}"))
+        return orjson.dumps({"$unserializable": text})
+    except Exception:
+        return b'{"$unserializable":"unknown error"}'
+
+
+# --- truncation ------------------------------------------------------------------------------
+
+
+def _shrink(data: bytes, max_bytes: int) -> bytes:
+    """Fit valid JSON `data` into max_bytes: cut long strings, else keep a prefix of the text."""
+    try:
+        tree = orjson.loads(data)
+        sizes = sorted(_long_string_sizes(tree, []))
+        target = max_bytes
+        for _ in range(3):  # the size estimate assumes even density: correct it twice at most
+            limit = _cut_limit(sizes, len(data), target)
+            if limit is None:
+                break
+            out = orjson.dumps(_cut_strings(tree, limit))
+            if len(out) <= max_bytes:
+                return out
+            target -= len(out) - max_bytes
+    except Exception:
+        pass  # RecursionError or MemoryError on a huge tree: the prefix needs neither
+    return _prefix_object(data, max_bytes)
+
+
+def _cut_limit(sizes: list[tuple[int, int]], size: int, target: int) -> int | None:
+    """The largest string limit (in chars) whose cut output should fit `target` bytes, or None.
+
+    `sizes` are (chars, JSON bytes) of the cuttable strings, sorted. A string cut to `limit`
+    chars is assumed to keep `limit * bytes / chars` bytes plus a marker.
+    """
+    if not sizes:
+        return None
+    chars = [count for count, _ in sizes]
+    marker = len(_marker(chars[-1]).encode())
+    # Suffix sums, so that the strings cut at a limit (a tail of `sizes`) sum up in O(1).
+    cut_bytes = list(itertools.accumulate((b for _, b in reversed(sizes)), initial=0))[::-1]
+    density = list(itertools.accumulate((b / c for c, b in reversed(sizes)), initial=0.0))[::-1]
+
+    def estimate(limit: int) -> float:
+        first_cut = bisect.bisect_right(chars, limit + _MARKER_SLACK)
+        cut_count = len(chars) - first_cut
+        kept = limit * density[first_cut] + cut_count * (marker + 1)
+        return size - cut_bytes[first_cut] + kept
+
+    low, high = _MIN_CUT_CHARS, chars[-1]
+    if estimate(low) > target:
+        return None
+    while low < high:  # the estimate grows with the limit: find the last limit that fits
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if estimate(middle) <= target else (low, middle - 1)
+    return low
+
+
+def _long_string_sizes(obj: object, found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Append to `found` (chars, JSON bytes) of every string value long enough to be cut."""
+    if isinstance(obj, str):
+        if len(obj) > _MIN_CUT_CHARS + _MARKER_SLACK:
+            # Encoded size, escapes included (a control character costs 6 bytes).
+            found.append((len(obj), len(orjson.dumps(obj)) - 2))
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _long_string_sizes(value, found)
+    elif isinstance(obj, list):
+        for value in obj:
+            _long_string_sizes(value, found)
+    return found
+
+
+def _cut_strings(obj: object, limit: int) -> object:
+    """A copy of a parsed JSON tree with every string over `limit` chars cut and marked."""
+    if isinstance(obj, str):
+        if len(obj) <= limit + _MARKER_SLACK:
+            return obj
+        return obj[:limit] + _marker(len(obj) - limit)
+    if isinstance(obj, dict):
+        items = {}
+        for key, value in obj.items():
+            items[key] = _cut_strings(value, limit)
+        return items
+    if isinstance(obj, list):
+        elements = []
+        for value in obj:
+            elements.append(_cut_strings(value, limit))
+        return elements
+    return obj
+
+
+def _marker(removed_chars: int) -> str:
+    """What replaces the cut end of a string."""
+    return f"…[truncated {removed_chars} chars]"
+
+
+def _prefix_object(data: bytes, max_bytes: int) -> bytes:
+    """`{"$truncated_json_prefix": <longest valid UTF-8 prefix of data that fits>}`."""
+    budget = max_bytes - _PREFIX_OVERHEAD
+    if budget <= 0:
+        return _EMPTY_PREFIX
+    # orjson's own output has no raw control characters, so re-encoding it as a JSON string
+    # only doubles `"` and `\`. Dropping as many bytes as the excess surely fits (each dropped
+    # byte saves at least one); then search upwards for the longest prefix that fits.
+    low = high = min(len(data), budget)
+    if _escaped_size(data, high) > budget:
+        low = max(0, high - (_escaped_size(data, high) - budget))
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if _escaped_size(data, middle) <= budget else (low, middle - 1)
+    # Only the last character can be cut in half; "ignore" drops exactly that.
+    out = orjson.dumps({_PREFIX_KEY: data[:low].decode("utf-8", "ignore")})
+    return out if len(out) <= max_bytes else _EMPTY_PREFIX
+
+
+def _escaped_size(data: bytes, length: int) -> int:
+    """Bytes that data[:length] takes inside a JSON string."""
+    return length + data.count(b'"', 0, length) + data.count(b"\\", 0, length)

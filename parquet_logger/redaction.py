@@ -1,0 +1,243 @@
+"""Replace secret values in event JSON with "***" before anything reaches disk.
+
+A value is secret when its key looks like a credential (`is_secret_key`) or when it is
+LangChain's serialized SecretStr marker (`{"lc": 1, "type": "secret", "id": [...]}`). Only keys
+are judged: a prompt that mentions "password" is data, not a secret. Secrets inside strings
+(JSON text in a tool argument, an exception message) are out of reach.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import orjson
+
+REDACTED = "***"
+
+# Keys are normalised first: camelCase -> snake_case, "-" -> "_", lower case.
+_SUFFIXES = ("api_key", "apikey", "_token")
+_FRAGMENTS = (
+    "password",
+    "passwd",
+    "secret",
+    "private_key",
+    "access_key",
+    "authorization",
+    "credential",
+    "cookie",
+)
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+# The cheap pre-check: one of these in the lower-cased bytes is necessary (not sufficient) for a
+# secret key or marker. Each `in` costs about 0.5 ns per byte, so the list is as short as it can
+# be: "key" covers api_key/apikey/api-key/private_key/access_key in all spellings; `token"` ends
+# a `..._token` or `...Token` key but not `max_tokens"` or `token_usage`, which LLM events carry.
+_HINTS = (b"key", b'token"', b"passw", b"secret", b"authorization", b"credential", b"cookie")
+_PREFIX_KEY = "$truncated_json_prefix"
+_PREFIX_START = b'{"$truncated_json_prefix"'
+
+# A JSON string (possibly cut off by truncation) with the colon that makes it a key, and a
+# string-or-bracket token for skipping nested values. Unrolled loops (`[^"\\]*(?:\\.[^"\\]*)*`)
+# keep the regex engine linear.
+_STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)(?:"|\\?\Z)', re.DOTALL)
+_STRING_OR_KEY = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)(?:"|\\?\Z)(\s*:\s*)?', re.DOTALL)
+_NESTED_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+_SCALAR = re.compile(r"[^,\]}]*")
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    """Tell whether a dict key names a credential.
+
+    Args:
+        key: the key, in any case, snake_case, camelCase or kebab-case.
+
+    Returns:
+        True for `api_key`, `apikey`, `*_api_key`, `*_token` (but not `token`, `*_tokens`), and
+        keys containing password, passwd, secret, private_key, access_key, authorization,
+        credential or cookie.
+    """
+    normal = _CAMEL_BOUNDARY.sub("_", key).lower().replace("-", "_")
+    return normal.endswith(_SUFFIXES) or any(fragment in normal for fragment in _FRAGMENTS)
+
+
+def redact_json(data: bytes) -> bytes:
+    """Return JSON bytes with every secret value replaced by "***".
+
+    Args:
+        data: compact JSON, as produced by `jsonsafe.dumps` (including its
+            `{"$truncated_json_prefix": ...}` form, whose text is scanned key by key).
+
+    Returns:
+        `data` itself (same object) when nothing was secret, else new JSON bytes. Redacting a
+        short value can add a few bytes (`null` -> `"***"`). Invalid JSON that may hold a secret
+        yields `{"$redaction_error": ...}` rather than risk writing it.
+    """
+    # Keys inside a truncated prefix are escaped (`\"hf_token\":`): the hints do not apply.
+    if not data.startswith(_PREFIX_START):
+        lowered = data.lower()
+        if not any(hint in lowered for hint in _HINTS):
+            return data
+    try:
+        tree = orjson.loads(data)
+        redacted, changed = _redact_prefix(tree) if isinstance(tree, dict) else _redact(tree)
+        return orjson.dumps(redacted) if changed else data
+    except Exception as exc:
+        return orjson.dumps({"$redaction_error": type(exc).__name__})
+
+
+_secret_keys: dict[str, bool] = {}
+
+
+def scrub(obj: object) -> object:
+    """Return obj with secret values replaced, copying only the containers that change.
+
+    The hot path's redaction: it looks at dict keys only, so its cost follows the number of
+    keys, not the length of the prompts. `jsonsafe` scrubs every dict it converts an object
+    into; callers scrub the plain containers they hand to `jsonsafe.dumps`.
+    """
+    kind = type(obj)
+    if kind is dict:
+        if not obj:
+            return obj
+        if "lc" in obj and obj.get("type") == "secret":  # type: ignore[attr-defined]
+            return REDACTED
+        known = _secret_keys
+        copy: dict[object, object] | None = None
+        for key, value in obj.items():  # type: ignore[attr-defined]
+            secret = known.get(key) if type(key) is str else False
+            if secret is None:
+                secret = _learn_key(key)
+            if secret:
+                new: object = REDACTED
+            elif type(value) in _CONTAINERS and value:
+                new = scrub(value)
+                if new is value:
+                    continue
+            else:
+                continue
+            if copy is None:
+                copy = dict(obj)  # type: ignore[call-overload]
+            copy[key] = new
+        return obj if copy is None else copy
+    if kind is list or kind is tuple:
+        items: list[object] | None = None
+        for i, value in enumerate(obj):  # type: ignore[call-overload]
+            if type(value) in _CONTAINERS and value:
+                new = scrub(value)
+                if new is not value:
+                    if items is None:
+                        items = list(obj)  # type: ignore[call-overload]
+                    items[i] = new
+        if items is None:
+            return obj
+        return tuple(items) if kind is tuple else items
+    return obj
+
+
+def _learn_key(key: str) -> bool:
+    if len(_secret_keys) > 65536:  # keys made of data must not grow the cache forever
+        _secret_keys.clear()
+    secret = _secret_keys[key] = is_secret_key(key)
+    return secret
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
+
+
+def redact_tree(obj: object) -> object:
+    """Return a copy of a JSON-like tree with every secret value replaced by "***".
+
+    Args:
+        obj: dicts, lists, tuples and scalars, e.g. the user's `logger_metadata`.
+
+    Returns:
+        A new tree; the input is not modified.
+    """
+    return _redact(obj)[0]
+
+
+def _redact(obj: object) -> tuple[object, bool]:
+    """Copy obj with secrets replaced; the flag says whether anything was replaced."""
+    if isinstance(obj, dict):
+        if "lc" in obj and obj.get("type") == "secret":
+            return REDACTED, True
+        items: dict[object, object] = {}
+        changed = False
+        for key, value in obj.items():
+            if isinstance(key, str) and is_secret_key(key):
+                items[key], changed = REDACTED, True
+            else:
+                items[key], child_changed = _redact(value)
+                changed = changed or child_changed
+        return items, changed
+    if isinstance(obj, list | tuple):
+        elements: list[object] = []
+        changed = False
+        for value in obj:
+            element, child_changed = _redact(value)
+            elements.append(element)
+            changed = changed or child_changed
+        return (tuple(elements) if isinstance(obj, tuple) else elements), changed
+    return obj, False
+
+
+def _redact_prefix(tree: dict[str, object]) -> tuple[object, bool]:
+    """_redact, but `{"$truncated_json_prefix": text}` has its JSON text redacted key by key."""
+    text = tree.get(_PREFIX_KEY)
+    if len(tree) != 1 or not isinstance(text, str):
+        return _redact(tree)
+    redacted, changed = _redact_text(text)
+    return {_PREFIX_KEY: redacted}, changed
+
+
+def _redact_text(text: str) -> tuple[str, bool]:
+    """Redact JSON text that may stop anywhere, by scanning its strings in order.
+
+    Every string is matched from the start of the document on, so a quote inside a string is
+    never taken for the start of a key. Secret markers are left alone: they only name an
+    environment variable.
+    """
+    pieces: list[str] = []
+    done = 0
+    for match in _STRING_OR_KEY.finditer(text):
+        if match.start() < done or match.group(2) is None:
+            continue  # inside a value already replaced, or a string that is not a key
+        if is_secret_key(_decode_key(match.group(1))):
+            pieces += [text[done : match.end()], f'"{REDACTED}"']
+            done = _value_end(text, match.end())
+    if not pieces:
+        return text, False
+    pieces.append(text[done:])
+    return "".join(pieces), True
+
+
+def _decode_key(raw: str) -> str:
+    """The key a JSON string body spells (escapes resolved when possible)."""
+    if "\\" not in raw:
+        return raw
+    try:
+        decoded = orjson.loads(f'"{raw}"')
+    except orjson.JSONDecodeError:
+        return raw
+    return decoded if isinstance(decoded, str) else raw
+
+
+def _value_end(text: str, start: int) -> int:
+    """End of the JSON value starting at `start`, or len(text) if the text stops inside it."""
+    if text.startswith('"', start):
+        match = _STRING.match(text, start)
+        return match.end() if match else len(text)
+    if not text.startswith(("{", "["), start):
+        scalar = _SCALAR.match(text, start)
+        return scalar.end() if scalar else len(text)
+    depth = 0
+    for token in _NESTED_TOKEN.finditer(text, start):
+        if token.group() in ("{", "["):
+            depth += 1
+        elif token.group() in ("}", "]"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return len(text)
