@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 import orjson
 
@@ -90,7 +91,7 @@ def redact_json(data: bytes) -> bytes:
 _secret_keys: dict[str, bool] = {}
 
 
-def scrub(obj: object) -> object:
+def scrub(obj: Any) -> Any:
     """Return obj with secret values replaced, copying only the containers that change.
 
     The hot path's redaction: it looks at dict keys only, so its cost follows the number of
@@ -101,16 +102,16 @@ def scrub(obj: object) -> object:
     if kind is dict:
         if not obj:
             return obj
-        if "lc" in obj and obj.get("type") == "secret":  # type: ignore[attr-defined]
+        if "lc" in obj and obj.get("type") == "secret":
             return REDACTED
         known = _secret_keys
-        copy: dict[object, object] | None = None
-        for key, value in obj.items():  # type: ignore[attr-defined]
+        copy: dict[Any, Any] | None = None
+        for key, value in obj.items():
             secret = known.get(key) if type(key) is str else False
             if secret is None:
                 secret = _learn_key(key)
             if secret:
-                new: object = REDACTED
+                new: Any = REDACTED
             elif type(value) in _CONTAINERS and value:
                 new = scrub(value)
                 if new is value:
@@ -118,17 +119,17 @@ def scrub(obj: object) -> object:
             else:
                 continue
             if copy is None:
-                copy = dict(obj)  # type: ignore[call-overload]
+                copy = dict(obj)
             copy[key] = new
         return obj if copy is None else copy
     if kind is list or kind is tuple:
-        items: list[object] | None = None
-        for i, value in enumerate(obj):  # type: ignore[call-overload]
+        items: list[Any] | None = None
+        for i, value in enumerate(obj):
             if type(value) in _CONTAINERS and value:
                 new = scrub(value)
                 if new is not value:
                     if items is None:
-                        items = list(obj)  # type: ignore[call-overload]
+                        items = list(obj)
                     items[i] = new
         if items is None:
             return obj
