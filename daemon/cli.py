@@ -1,9 +1,4 @@
-"""`parquet-logger-daemon`: run a log directory's writer in the foreground.
-
-Exit codes: 0 drained and stopped; 1 error; 2 bad usage; 3 another writer already holds the
-directory; 4 forced exit by a second stop signal (uncommitted records stay in the ring and
-the next writer writes them).
-"""
+"""`parquet-logger-daemon`: run, inspect, flush and stop a log directory's writer."""
 
 from __future__ import annotations
 
@@ -11,9 +6,14 @@ import argparse
 import logging
 import sys
 
+import orjson
+
+from parquet_logger.statedir import StateDir
+
+from . import control
 from .service import EXIT_ERROR, WriterConfig, WriterService
 
-EXIT_CODES_HELP = """exit codes:
+EXIT_CODES_HELP = """exit codes of run:
   0  drained and stopped (SIGTERM/SIGINT, or no producer left with --exit-when-idle)
   1  error (see the log on stderr)
   2  bad usage
@@ -21,6 +21,12 @@ EXIT_CODES_HELP = """exit codes:
   4  forced exit by a second SIGTERM/SIGINT (nothing committed is lost; the next writer
      writes what the ring still holds)
 signals: SIGTERM/SIGINT drain and exit, SIGHUP writes out everything buffered now."""
+
+CONTROL_EXIT_HELP = """exit codes:
+  0  done (status: the writer is running)
+  1  failed or timed out
+  2  bad usage
+  3  no writer is running for this directory"""
 
 
 def _positive_float(text: str) -> float:
@@ -55,6 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(parser, defaults=True)
     # On the subcommand, absent options must not overwrite ones given before it.
     _add_run_options(run, defaults=False)
+    for name, summary in (
+        ("status", "show whether a writer runs, its counters, the ring and the producers"),
+        ("stop", "make the writer drain, write everything and exit"),
+        ("flush", "make the writer write out everything logged so far, and wait for it"),
+    ):
+        sub_parser = sub.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=CONTROL_EXIT_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub_parser.add_argument(
+            "--dir", dest="log_dir", default=argparse.SUPPRESS, help="the log directory"
+        )
+        if name == "status":
+            sub_parser.add_argument("--json", action="store_true", help="print JSON")
+        else:
+            sub_parser.add_argument(
+                "--timeout", type=_positive_float, default=30.0, help="seconds to wait (default 30)"
+            )
     return parser
 
 
@@ -106,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.log_dir:
         parser.error("--dir is required")
+    if args.command in ("status", "stop", "flush"):
+        return _control(args)
     logging.basicConfig(
         level=args.log_level,
         stream=sys.stderr,
@@ -123,3 +152,23 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         logging.getLogger("parquet_logger_daemon").exception("writer failed")
         return EXIT_ERROR
+
+
+def _control(args: argparse.Namespace) -> int:
+    state = StateDir.for_log_dir(args.log_dir)
+    if args.command == "status":
+        status = control.read_status(state)
+        if args.json:
+            sys.stdout.write(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            sys.stdout.write(control.format_status(status) + "\n")
+        return control.EXIT_RUNNING if status["running"] else control.EXIT_NOT_RUNNING
+    action = control.stop if args.command == "stop" else control.flush
+    code = action(state, args.timeout)
+    messages = {
+        control.EXIT_RUNNING: f"{args.command}: done",
+        control.EXIT_FAILED: f"{args.command}: the writer did not finish within {args.timeout} s",
+        control.EXIT_NOT_RUNNING: f"{args.command}: no writer is running for {state.log_dir}",
+    }
+    sys.stderr.write(messages[code] + "\n")
+    return code

@@ -3,6 +3,9 @@ that no test leaks a shared-memory ring."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,3 +57,42 @@ def no_leaked_rings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             leaked.append(str(state.log_dir))
             state.shm_ring.unlink()
     assert not leaked, f"rings left in /dev/shm by: {leaked}"
+
+
+# Ask for start_writer before make_logger: loggers then close while the writer still runs.
+WriterStarter = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def start_writer(log_dir: Path) -> Iterator[WriterStarter]:
+    """Run `parquet-logger-daemon run --dir log_dir` as a real process; always reaped."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*extra: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parquet_logger_daemon",
+                "run",
+                "--dir",
+                str(log_dir),
+                "--flush-interval-s",
+                "0.2",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -16,44 +15,6 @@ from parquet_logger import ParquetLogger
 from parquet_logger.ring import Ring, RingLock
 from parquet_logger.statedir import StateDir
 from tests.support import read_rows, run_python, wait_for, writer_running
-
-# Ask for start_writer before make_logger: loggers then close while the writer still runs.
-WriterStarter = Callable[..., subprocess.Popen[bytes]]
-
-
-@pytest.fixture
-def start_writer(log_dir: Path) -> Iterator[WriterStarter]:
-    """Run `parquet-logger-daemon run --dir log_dir` as a real process; always reaped."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(*extra: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "parquet_logger_daemon",
-                "run",
-                "--dir",
-                str(log_dir),
-                "--flush-interval-s",
-                "0.2",
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def log_events(logger: ParquetLogger, n: int, prefix: str = "e") -> None:

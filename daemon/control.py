@@ -1,0 +1,166 @@
+"""`status`, `stop` and `flush`: talk to a directory's writer without its cooperation.
+
+Everything here reads the ring header, the status file and the lock files, so it works while
+the writer is busy, hung or dead; nothing needs the writer to answer.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from parquet_logger.ring import Ring, RingLock
+from parquet_logger.statedir import StateDir
+
+EXIT_RUNNING = 0
+EXIT_FAILED = 1
+EXIT_NOT_RUNNING = 3
+
+
+def writer_running(state: StateDir) -> bool:
+    """True while a process holds the writer lock (the kernel drops it when that dies)."""
+    try:
+        fd = os.open(state.writer_lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def producer_pids(path: Path) -> list[int]:
+    """Pids holding a shared flock on `path` (the attached producers), from /proc/locks."""
+    try:
+        inode = os.stat(path).st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    pids = set()
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  READ 1234 fd:01:5678 0 EOF" (blocked waiters carry "->")
+        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK" or fields[3] != "READ":
+            continue
+        if fields[5].rsplit(":", 1)[-1] == str(inode):
+            pids.add(int(fields[4]))
+    return sorted(pids)
+
+
+def read_status(state: StateDir) -> dict[str, Any]:
+    """The writer's status: liveness, its status file, the ring header and the producers."""
+    running = writer_running(state)
+    status: dict[str, Any] = {"log_dir": str(state.log_dir), "running": running}
+    try:
+        status.update(orjson.loads(state.status.read_bytes()))
+        status["running"] = running  # the file may be stale: the lock is the truth
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        pass
+    ring = Ring.attach(state)
+    if ring is not None:
+        try:
+            stats = ring.stats()
+            status.update(
+                ring_path=str(ring.path),
+                ring_capacity=stats.capacity,
+                ring_fill=stats.fill,
+                ring_high_water=stats.high_water,
+                events_dropped=stats.dropped_events,
+                corrupt_frames=stats.corrupt_frames,
+                writer_heartbeat_ns=stats.writer_heartbeat_ns,
+            )
+            if running:
+                status["pid"] = stats.writer_pid or status.get("pid")
+        finally:
+            ring.close()
+    now = time.time_ns()
+    if running and status.get("started_ns"):
+        status["uptime_s"] = round((now - status["started_ns"]) / 1e9, 1)
+    status["producers"] = producer_pids(state.producers_lock)
+    return status
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """A human-readable block of the status fields."""
+    if not status["running"]:
+        head = f"writer for {status['log_dir']}: not running"
+    else:
+        head = (
+            f"writer for {status['log_dir']}: running, pid {status.get('pid')}, "
+            f"up {status.get('uptime_s', '?')} s"
+        )
+    last_flush = status.get("last_flush_ns")
+    rows = [
+        ("events received", status.get("events_received")),
+        ("events written", status.get("events_written")),
+        ("events dropped", status.get("events_dropped")),
+        ("invalid records", status.get("invalid_records")),
+        ("corrupt frames", status.get("corrupt_frames")),
+        ("files written", status.get("files_written")),
+        ("write errors", status.get("write_errors")),
+        ("last error", status.get("last_error") or "-"),
+        (
+            "last flush",
+            f"{(time.time_ns() - last_flush) / 1e9:.1f} s ago" if last_flush else "never",
+        ),
+        (
+            "ring fill",
+            f"{status.get('ring_fill', 0)} / {status.get('ring_capacity', '?')} bytes "
+            f"(high-water {status.get('ring_high_water', 0)})",
+        ),
+        ("producers", ", ".join(map(str, status["producers"])) or "none"),
+    ]
+    if not status["running"] and status.get("ring_fill"):
+        head += (
+            f"; the ring holds {status['ring_fill']} bytes not yet in Parquet "
+            "(start a writer to write them)"
+        )
+    lines = [f"  {name:<16} {'-' if value is None else value}" for name, value in rows]
+    return "\n".join([head, *lines])
+
+
+def stop(state: StateDir, timeout_s: float) -> int:
+    """SIGTERM the writer and wait until it has drained and exited."""
+    if not writer_running(state):
+        return EXIT_NOT_RUNNING
+    pid = read_status(state).get("pid")
+    if not pid:
+        return EXIT_FAILED
+    os.kill(int(pid), signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while writer_running(state):
+        if time.monotonic() > deadline:
+            return EXIT_FAILED
+        time.sleep(0.05)
+    return EXIT_RUNNING
+
+
+def flush(state: StateDir, timeout_s: float) -> int:
+    """Ask the writer to write out everything published so far, and wait until it has."""
+    if not writer_running(state):
+        return EXIT_NOT_RUNNING
+    ring = Ring.attach(state)
+    if ring is None:
+        return EXIT_RUNNING  # no ring: nothing to write
+    lock = RingLock(state.ring_lock)
+    try:
+        target = ring.head
+        ring.request_flush(lock)
+        deadline = time.monotonic() + timeout_s
+        while ring.committed < target:
+            if time.monotonic() > deadline:
+                return EXIT_FAILED
+            time.sleep(0.01)
+        return EXIT_RUNNING
+    finally:
+        lock.close()
+        ring.close()
