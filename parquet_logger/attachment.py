@@ -47,6 +47,7 @@ class Attachment:
         self.atexit_timeout_s = 0.0  # the largest of its loggers' atexit_timeout_s
         self._spawned: subprocess.Popen[bytes] | None = None
         self._spawn_failures = 0
+        self._spawned_at = 0.0
         self._next_spawn_at = 0.0
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
@@ -86,11 +87,16 @@ class Attachment:
             code = self._spawned.returncode
             self._spawned = None
             if code not in (0, 3):  # 3: lost the race to another writer
-                self._spawn_failures += 1
-                delay = min(30.0, 0.5 * 2**self._spawn_failures)
+                # A writer that ran a while and died is replaced at once; one that keeps
+                # dying on start (a broken install, an unwritable directory) backs off.
+                lived_s = time.monotonic() - self._spawned_at
+                self._spawn_failures = 1 if lived_s > 10 else self._spawn_failures + 1
+                delay = (
+                    0.0 if self._spawn_failures == 1 else min(30.0, 0.5 * 2**self._spawn_failures)
+                )
                 self._next_spawn_at = time.monotonic() + delay
                 log.warning(
-                    "parquet-logger writer for %s exited with code %s; see %s (retry in %.0f s)",
+                    "parquet-logger writer for %s exited with code %s; see %s (restart in %.0f s)",
                     self.state.log_dir,
                     code,
                     self.state.writer_log,
@@ -101,6 +107,7 @@ class Attachment:
         if time.monotonic() < self._next_spawn_at:
             return
         self._spawned = spawn_writer(self.state, self._options)
+        self._spawned_at = time.monotonic()
 
     def _start_watchdog(self) -> None:
         self._stop = threading.Event()

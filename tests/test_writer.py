@@ -216,3 +216,29 @@ def test_full_disk_is_a_counted_failure_not_a_hang_and_nothing_is_lost(tiny_file
             15,
             "the writer to exit",
         )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_another_user_can_neither_read_nor_inject(make_logger, log_dir):
+    """The ring, its lock and the state folder refuse another user, read and write alike."""
+    logger = make_logger()
+    log_events(logger, 3)
+    logger.flush(timeout=30)
+    state = StateDir.for_log_dir(log_dir)
+    os.chmod(log_dir.parent, 0o755)
+    targets = [state.shm_ring, state.ring_lock, state.status, state.writer_lock]
+    program = f"""
+        import os, sys
+        os.setgid(65534); os.setuid(65534)
+        refused = 0
+        for path in {[str(t) for t in targets]!r}:
+            for flags in (os.O_RDONLY, os.O_WRONLY):
+                try:
+                    os.close(os.open(path, flags))
+                except PermissionError:
+                    refused += 1
+        print(refused)
+    """
+    result = run_python(program)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(2 * len(targets))
