@@ -108,6 +108,11 @@ class Attachment:
             return
         self._spawned = spawn_writer(self.state, self._options)
         self._spawned_at = time.monotonic()
+        # Reap it whenever it ends, even after this attachment is closed: no zombie, and no
+        # ResourceWarning from a Popen collected while its process runs.
+        threading.Thread(
+            target=self._spawned.wait, name="parquet-logger-reaper", daemon=True
+        ).start()
 
     def _start_watchdog(self) -> None:
         self._stop = threading.Event()

@@ -77,7 +77,8 @@ class LoggerSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.log_dir, str | os.PathLike):
             raise TypeError(f"log_dir must be a path, got {type(self.log_dir).__name__}")
-        object.__setattr__(self, "log_dir", os.fspath(self.log_dir))
+        # Absolute now: a pickled copy or a re-attach after os.chdir must find the same place.
+        object.__setattr__(self, "log_dir", os.path.abspath(os.fspath(self.log_dir)))
         if self.buffer_size is not None:
             _positive_number("buffer_size", self.buffer_size, integer=True)
         object.__setattr__(self, "partition_keys", parse_partition_on(self.partition_on))
