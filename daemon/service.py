@@ -81,6 +81,7 @@ class WriterService:
         self._read_pos = 0
         # None: a flush asked for before this writer started is honoured at once.
         self._seen_flush_requests: int | None = None
+        self._flush_target = 0  # ring position a flush request asked to have committed
         self._last_flush = time.monotonic()
         self._write_blocked_until = 0.0
 
@@ -153,17 +154,21 @@ class WriterService:
         next_housekeeping = 0.0
         next_status = 0.0
         while True:
-            got = self._drain(ring, ring.head)
+            got = self._drain(ring)
             now = time.monotonic()
             ring.set_word(ring_layout.WRITER_HEARTBEAT, time.time_ns())
             if self._stopping:
-                self._drain(ring, ring.head)
-                self._flush(ring, force=True)
-                log.info("stop signal: drained and committed up to %d; exiting", ring.committed)
+                if self._write_everything(ring):
+                    log.info("stop signal: committed up to %d; exiting", ring.committed)
+                else:
+                    log.error(
+                        "stop signal: exiting with %d bytes not written; they stay in the "
+                        "ring for the next writer",
+                        ring.head - ring.committed,
+                    )
                 self._remove_ring_if_unused(ring)
                 return EXIT_OK
             if self._flush_due(ring, now):
-                self._drain(ring, ring.head)  # a flush includes everything published so far
                 self._flush(ring)
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
@@ -180,12 +185,16 @@ class WriterService:
                 time.sleep(idle_sleep)
                 idle_sleep = min(idle_sleep * 2, IDLE_SLEEP_MAX_S)
 
-    def _drain(self, ring: Ring, until: int) -> int:
-        """Read published records up to `until` into the buffers; returns how many."""
+    def _drain(self, ring: Ring) -> int:
+        """Read published records into the buffers until about max_file_bytes are buffered
+        (so that one file stays near that size); returns how many were read."""
         count = 0
         now_us = time.time_ns() // 1000
-        while self._read_pos < until:
-            bodies, pos, corrupt = ring.read(self._read_pos, READ_CHUNK_BYTES)
+        head = ring.head
+        limit = self.config.max_file_bytes
+        while self._read_pos < head and self._buffers.nbytes < limit:
+            room = min(READ_CHUNK_BYTES, limit - self._buffers.nbytes)
+            bodies, pos, corrupt = ring.read(self._read_pos, room)
             for body in bodies:
                 self._buffers.add(body, now_us)
             self._read_pos = pos
@@ -200,14 +209,18 @@ class WriterService:
     def _flush_due(self, ring: Ring, now: float) -> bool:
         requests = ring.word(ring_layout.FLUSH_REQUESTS)
         if requests != self._seen_flush_requests or self._hup:
+            # Everything published until now must be written, over as many files as it
+            # takes; the asking producer waits for `committed` to pass its own records.
             self._seen_flush_requests = requests
             self._hup = False
-            return True
+            self._flush_target = max(self._flush_target, ring.head)
         if now < self._write_blocked_until:
             return False
         buffers = self._buffers
         if self._read_pos == ring.committed:
             return False
+        if ring.committed < self._flush_target:
+            return True
         if buffers.rows == 0:
             return True  # only invalid frames were read: just commit past them
         cfg = self.config
@@ -219,12 +232,25 @@ class WriterService:
             or (self._read_pos - ring.committed) * 2 >= ring.capacity
         )
 
-    def _flush(self, ring: Ring, force: bool = False) -> None:
-        """Write every buffered partition to a part file, then commit the ring."""
+    def _write_everything(self, ring: Ring) -> bool:
+        """Write until everything published when called is committed; False if a write
+        failed (the rest then stays in the ring)."""
+        target = ring.head
+        while ring.committed < target:
+            self._drain(ring)
+            if not self._flush(ring):
+                return False
+        return True
+
+    def _flush(self, ring: Ring) -> bool:
+        """Write every buffered partition to a part file, then commit the ring.
+
+        Returns False when the write failed (the records stay buffered and in the ring).
+        """
         self._last_flush = time.monotonic()
         end = self._read_pos
         if end == ring.committed:
-            return
+            return True
         taken = self._buffers.take()
         try:
             written = self._write_partitions(ring, taken, end)
@@ -234,15 +260,12 @@ class WriterService:
             self.counters.last_error = f"{type(exc).__name__}: {exc}"
             self._write_blocked_until = time.monotonic() + WRITE_RETRY_S
             log.error("writing part files failed (kept in memory, retrying): %s", exc)
-            if force:
-                log.error(
-                    "exiting with %d uncommitted bytes left in the ring", end - ring.committed
-                )
-            return
+            return False
         ring.commit(end)
         self.counters.written += written
         self.counters.flushes += 1
         self.counters.last_flush_ns = time.time_ns()
+        return True
 
     def _write_partitions(self, ring: Ring, taken: dict[str, PartitionBuffer], end: int) -> int:
         files: list[tuple[Path, Path]] = []
@@ -293,9 +316,7 @@ class WriterService:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return False
-            self._drain(ring, ring.head)
-            self._flush(ring, force=True)
-            if ring.head != ring.committed:
+            if not self._write_everything(ring) or ring.head != ring.committed:
                 return False  # a write failed: keep the ring and try again later
             ring.unlink()
             return True

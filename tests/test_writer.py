@@ -242,3 +242,31 @@ def test_another_user_can_neither_read_nor_inject(make_logger, log_dir):
     result = run_python(program)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(2 * len(targets))
+
+
+def test_buffer_size_triggers_a_write(make_logger, log_dir):
+    """With buffer_size set, full buffers are written without flush() or the interval."""
+    logger = make_logger(buffer_size=10, flush_interval_s=3600)
+    log_events(logger, 25)
+    wait_for(lambda: len(read_rows(log_dir)) >= 20, 15, "two buffers of 10 to be written")
+    logger.flush(timeout=30)
+    assert len(read_rows(log_dir)) == 25
+
+
+def test_max_file_bytes_triggers_a_write(make_logger, log_dir):
+    """Buffered bytes beyond max_file_bytes make the writer write a file on its own."""
+    logger = make_logger(max_file_bytes=64 * 1024, flush_interval_s=3600)
+    for i in range(40):
+        logger.on_llm_start(
+            {"name": "m"}, [os.urandom(2048).hex()], run_id=uuid4(), tags=[f"logger_custom_id:{i}"]
+        )
+    wait_for(lambda: len(list(log_dir.rglob("*.parquet"))) >= 2, 15, "size-triggered files")
+    logger.flush(timeout=30)
+    assert len(read_rows(log_dir)) == 40
+
+
+def test_flush_interval_makes_events_visible_without_flush(make_logger, log_dir):
+    """A notebook sees its events within about flush_interval_s, no flush() needed."""
+    logger = make_logger(flush_interval_s=0.3)
+    log_events(logger, 5)
+    wait_for(lambda: len(read_rows(log_dir)) == 5, 15, "the interval flush")
