@@ -8,6 +8,7 @@ import sys
 
 import orjson
 
+from parquet_logger.s3config import S3Config
 from parquet_logger.statedir import StateDir
 
 from . import control
@@ -114,6 +115,39 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         default=default(None),
         help="also write once this many events are buffered",
     )
+    s3 = p.add_argument_group("S3 upload (every finished file, from a local spool)")
+    s3.add_argument("--s3-bucket", default=default(None), help="upload to this bucket")
+    s3.add_argument("--s3-prefix", default=default("langchain-logs/"), help="key prefix")
+    s3.add_argument(
+        "--s3-endpoint-url", default=default(None), help="an S3-compatible endpoint (default: AWS)"
+    )
+    s3.add_argument("--s3-region", default=default(None), help="the region")
+    s3.add_argument(
+        "--s3-on-failure",
+        choices=["error", "continue"],
+        default=default("error"),
+        help="what producers' flush() does after a definitive upload failure",
+    )
+    s3.add_argument(
+        "--s3-retry-attempts",
+        type=_positive_int,
+        default=default(3),
+        help="attempts per upload, the first included (default 3)",
+    )
+    s3.add_argument("--s3-connect-timeout", type=_positive_float, default=default(10.0))
+    s3.add_argument("--s3-read-timeout", type=_positive_float, default=default(30.0))
+    s3.add_argument(
+        "--s3-deadline-s",
+        type=_positive_float,
+        default=default(300.0),
+        help="the longest one upload may take, retries included",
+    )
+    s3.add_argument(
+        "--s3-delete-local",
+        action="store_true",
+        default=default(False),
+        help="remove local files once their upload is confirmed",
+    )
     p.add_argument(
         "--exit-when-idle",
         action="store_true",
@@ -146,12 +180,33 @@ def main(argv: list[str] | None = None) -> int:
         ring_size_bytes=args.ring_size_bytes,
         buffer_size=args.buffer_size,
         exit_when_idle=args.exit_when_idle,
+        s3=_s3_config(parser, args),
     )
     try:
         return WriterService(args.log_dir, config).run()
     except Exception:
         logging.getLogger("parquet_logger_daemon").exception("writer failed")
         return EXIT_ERROR
+
+
+def _s3_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S3Config | None:
+    if not args.s3_bucket:
+        return None
+    try:
+        return S3Config(
+            bucket=args.s3_bucket,
+            prefix=args.s3_prefix,
+            on_failure=args.s3_on_failure,
+            retry_attempts=args.s3_retry_attempts,
+            connect_timeout=args.s3_connect_timeout,
+            read_timeout=args.s3_read_timeout,
+            deadline_s=args.s3_deadline_s,
+            endpoint_url=args.s3_endpoint_url,
+            region=args.s3_region,
+            keep_local=not args.s3_delete_local,
+        )
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
 
 
 def _control(args: argparse.Namespace) -> int:

@@ -21,11 +21,14 @@ import pyarrow as pa
 
 from parquet_logger import ring as ring_layout
 from parquet_logger.ring import Ring
+from parquet_logger.s3config import S3Config
 from parquet_logger.statedir import StateDir, open_private
 
 from . import journal, partfile
 from .buffers import Buffers, PartitionBuffer
 from .schema import build_table, sanitize
+from .spool import Spool, SpoolEntry
+from .upload import Uploader, key_for
 
 log = logging.getLogger("parquet_logger_daemon")
 
@@ -50,6 +53,8 @@ class WriterConfig:
     ring_size_bytes: int = 64 * 1024 * 1024
     buffer_size: int | None = None
     exit_when_idle: bool = False
+    s3: S3Config | None = None
+    upload_drain_s: float = 30.0  # how long a stopping writer waits for queued uploads
 
 
 @dataclass
@@ -84,6 +89,8 @@ class WriterService:
         self._flush_target = 0  # ring position a flush request asked to have committed
         self._last_flush = time.monotonic()
         self._write_blocked_until = 0.0
+        self._spool: Spool | None = None
+        self._uploader: Uploader | None = None
 
     # ------------------------------------------------------------------ entry
     def run(self) -> int:
@@ -103,9 +110,21 @@ class WriterService:
 
     def _run_locked(self) -> int:
         ring = self._ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+        self._write_settings()
+        if self.config.s3 is not None:
+            self._spool = Spool(self.state.root / "spool")
         self._recover(ring)
         self._read_pos = ring.committed
         ring.set_word(ring_layout.WRITER_PID, os.getpid())
+        if self.config.s3 is not None and self._spool is not None:
+            ring.set_word(ring_layout.UPLOAD_SETTLED, ring.committed)
+            self._uploader = Uploader(
+                self.config.s3,
+                self._spool,
+                on_settled=lambda end: ring.set_word(ring_layout.UPLOAD_SETTLED, end),
+                on_failure=lambda: self._upload_failed(ring),
+            )
+            self._uploader.start(self._spool.pending())
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",
             os.getpid(),
@@ -115,6 +134,8 @@ class WriterService:
             self._read_pos,
         )
         code = self._loop(ring)
+        if self._uploader is not None and not self._uploader.stop(self.config.upload_drain_s):
+            log.warning("exiting with uploads still pending; the next writer resumes them")
         ring.set_word(ring_layout.WRITER_PID, 0)
         self._write_status(ring, running=False)
         ring.close()
@@ -142,6 +163,7 @@ class WriterService:
                 partfile.publish(Path(tmp), Path(final))
             for folder in {Path(final).parent for _, final in entry.files}:
                 partfile.fsync_dir(folder)
+            self._spool_files([Path(final) for _, final in entry.files])
             ring.commit(entry.end)
             log.info("finished an interrupted commit up to %d", entry.end)
         for stale in partfile.stale_tmp_files(self.state.log_dir):
@@ -253,7 +275,8 @@ class WriterService:
             return True
         taken = self._buffers.take()
         try:
-            written = self._write_partitions(ring, taken, end)
+            written, files = self._write_partitions(ring, taken, end)
+            spooled = self._spool_files(files)
         except OSError as exc:
             self._buffers.put_back(taken)
             self.counters.write_errors += 1
@@ -262,12 +285,25 @@ class WriterService:
             log.error("writing part files failed (kept in memory, retrying): %s", exc)
             return False
         ring.commit(end)
+        if self._uploader is not None:
+            self._uploader.submit(end, spooled)
         self.counters.written += written
         self.counters.flushes += 1
         self.counters.last_flush_ns = time.time_ns()
         return True
 
-    def _write_partitions(self, ring: Ring, taken: dict[str, PartitionBuffer], end: int) -> int:
+    def _spool_files(self, files: list[Path]) -> list[SpoolEntry]:
+        """Record the upload of each file before the ring is committed past its records."""
+        if self._spool is None or self.config.s3 is None:
+            return []
+        prefix = self.config.s3.prefix
+        return self._spool.add_all(
+            [(f, key_for(prefix, f.relative_to(self.state.log_dir).as_posix())) for f in files]
+        )
+
+    def _write_partitions(
+        self, ring: Ring, taken: dict[str, PartitionBuffer], end: int
+    ) -> tuple[int, list[Path]]:
         files: list[tuple[Path, Path]] = []
         rows = 0
         try:
@@ -290,7 +326,7 @@ class WriterService:
         for folder in {final.parent for _, final in files}:
             partfile.fsync_dir(folder)
         self.counters.files_written += len(files)
-        return rows
+        return rows, [final for _, final in files]
 
     def _table(self, partition: str, buf: PartitionBuffer) -> pa.Table:
         drop = frozenset(p.split("=", 1)[0] for p in partition.split("/") if p)
@@ -323,7 +359,35 @@ class WriterService:
         finally:
             os.close(fd)
 
+    def _upload_failed(self, ring: Ring) -> None:
+        """On the upload thread: publish the failure's detail, then count it (producers'
+        flush() sees the count and reads the detail to raise or warn)."""
+        assert self._uploader is not None
+        detail = orjson.dumps(self._uploader.counters.last_error)
+        path = self.state.root / "upload_error.json"
+        tmp = path.with_name("upload_error.json.tmp")
+        try:
+            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            try:
+                os.write(fd, detail)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.error("could not record the upload failure's detail: %s", exc)
+        ring.set_word(ring_layout.UPLOAD_FAILURES, ring.word(ring_layout.UPLOAD_FAILURES) + 1)
+
     # ------------------------------------------------------------------ status
+    def _write_settings(self) -> None:
+        """writer.json: what this writer does, for loggers that attach to it."""
+        s3 = self.config.s3
+        settings = {"pid": os.getpid(), "s3_target": s3.target if s3 else None}
+        fd = open_private(self.state.writer_settings, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            os.write(fd, orjson.dumps(settings))
+        finally:
+            os.close(fd)
+
     def _write_status(self, ring: Ring, running: bool) -> None:
         stats = ring.stats()
         c = self.counters
@@ -348,6 +412,16 @@ class WriterService:
             "ring_high_water": stats.high_water,
             "ring_path": str(ring.path),
         }
+        uploader = self._uploader
+        if uploader is not None and self.config.s3 is not None:
+            status.update(
+                s3_target=self.config.s3.target,
+                files_pending_upload=uploader.pending,
+                files_uploaded=uploader.counters.uploaded,
+                upload_failures=uploader.counters.failed,
+                upload_retries=uploader.counters.retries,
+                last_upload_error=uploader.counters.last_error,
+            )
         tmp = self.state.status.with_name("status.json.tmp")
         try:
             fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)

@@ -12,9 +12,15 @@ import fcntl
 import logging
 import os
 import subprocess
+import sys
 import threading
 import time
+from typing import Any
 
+import orjson
+
+from parquet_logger import ring as ring_layout
+from parquet_logger.errors import S3UploadError
 from parquet_logger.ring import Ring, RingLock, RingStats
 from parquet_logger.statedir import StateDir, open_private
 from parquet_logger.writer_launch import WriterOptions, spawn_writer, writer_alive
@@ -42,6 +48,8 @@ class Attachment:
         except BaseException:
             os.close(self._producers_fd)
             raise
+        self.s3 = options.s3
+        self._upload_failures_seen = self.ring.word(ring_layout.UPLOAD_FAILURES)
         self.refs = 0
         self.closed = False
         self.atexit_timeout_s = 0.0  # the largest of its loggers' atexit_timeout_s
@@ -141,21 +149,68 @@ class Attachment:
             TimeoutError: the writer did not get there within `timeout` seconds.
         """
         target = self.ring.last_put_end
-        if self.ring.committed >= target:
-            return
-        self.ring.request_flush(self.lock)
         deadline = time.monotonic() + timeout
+        if self.ring.committed < target:
+            self.ring.request_flush(self.lock)
+            self._wait_until(ring_layout.COMMITTED, target, deadline, "in Parquet", timeout)
+        if self.s3 is not None:
+            self._wait_until(ring_layout.UPLOAD_SETTLED, target, deadline, "uploaded", timeout)
+            self._report_upload_failures()
+
+    def _wait_until(
+        self, word: int, target: int, deadline: float, what: str, timeout: float
+    ) -> None:
+        # The writer publishes its progress only through these header words: poll them.
         pause = 0.0005
-        while self.ring.committed < target:
+        while self.ring.word(word) < target:
             if time.monotonic() >= deadline:
                 raise TimeoutError(
-                    f"parquet-logger: {target - self.ring.committed} bytes of events logged "
-                    f"by this process are not yet in Parquet under {self.state.log_dir} after "
+                    f"parquet-logger: {target - self.ring.word(word)} bytes of events logged "
+                    f"by this process are not yet {what} under {self.state.log_dir} after "
                     f"{timeout} s (writer alive: {self.writer_alive()}; see "
                     f"{self.state.writer_log})"
                 )
-            time.sleep(pause)  # the writer publishes progress only through `committed`
+            time.sleep(pause)
             pause = min(pause * 2, 0.02)
+
+    def _report_upload_failures(self) -> None:
+        """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
+        failures = self.ring.word(ring_layout.UPLOAD_FAILURES)
+        if failures <= self._upload_failures_seen or self.s3 is None:
+            return
+        self._upload_failures_seen = failures
+        detail = read_upload_error(self.state)
+        error = S3UploadError(
+            detail.get("bucket", self.s3.bucket),
+            detail.get("key", "?"),
+            detail.get("cause", "see the writer log"),
+        )
+        if self.s3.on_failure == "error":
+            raise error
+        log.warning("parquet-logger: %s; the file stays in the spool and is retried", error)
+
+    def check_writer(self, options: WriterOptions) -> None:
+        """A logger must not silently log through a writer with another S3 target.
+
+        Raises:
+            ValueError: this process's or the live writer's S3 target differs from ours.
+        """
+        wanted = options.s3.target if options.s3 else None
+        mine = self._options.s3.target if self._options.s3 else None
+        if wanted != mine:
+            raise ValueError(
+                f"s3 target {wanted} differs from {mine}, the target of another ParquetLogger "
+                f"of this process for {self.state.log_dir}"
+            )
+        if not self.writer_alive():
+            return
+        live = read_writer_settings(self.state).get("s3_target", wanted)
+        if wanted is not None and live != wanted:
+            raise ValueError(
+                f"s3 target {wanted} differs from {live or 'no upload'}, the target of the "
+                f"writer already running for {self.state.log_dir} (stop it with "
+                f"`parquet-logger-daemon stop --dir {self.state.log_dir}` or use its target)"
+            )
 
     def stats(self) -> RingStats:
         return self.ring.stats()
@@ -186,6 +241,22 @@ class Attachment:
         self._watchdog = None  # threads do not survive fork; restarted on first put
 
 
+def read_writer_settings(state: StateDir) -> dict[str, Any]:
+    try:
+        settings = orjson.loads(state.writer_settings.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def read_upload_error(state: StateDir) -> dict[str, str]:
+    try:
+        detail = orjson.loads((state.root / "upload_error.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
 _registry: dict[str, Attachment] = {}
 _registry_lock = threading.Lock()
 
@@ -199,6 +270,7 @@ def acquire(
         if current is None or current.closed:
             current = Attachment(state, ring_size_bytes, options, start_writer)
             _registry[str(state.root)] = current
+        current.check_writer(options)
         current.refs += 1
         return current
 
@@ -215,9 +287,13 @@ def release(attachment: Attachment) -> None:
 def _flush_all_at_exit() -> None:
     with _registry_lock:
         attachments = list(_registry.values())
+    failed_upload = False
     for attachment in attachments:
         try:
             attachment.flush(attachment.atexit_timeout_s)
+        except S3UploadError as exc:
+            log.error("parquet-logger: %s", exc)
+            failed_upload = True
         except TimeoutError as exc:
             log.error("%s", exc)
         except Exception:
@@ -226,6 +302,12 @@ def _flush_all_at_exit() -> None:
         for attachment in attachments:
             _registry.pop(str(attachment.state.root), None)
             attachment.close()
+    if failed_upload:
+        # on_failure="error": a job whose logs did not reach S3 must not look successful.
+        # This hook was registered at import, so it runs after the application's own.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def _reinit_in_child() -> None:

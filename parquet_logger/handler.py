@@ -25,7 +25,8 @@ from parquet_logger.llm_facts import (
 )
 from parquet_logger.record import RecordBuilder
 from parquet_logger.ring import RingStats
-from parquet_logger.settings import LoggerSettings
+from parquet_logger.s3config import S3Config
+from parquet_logger.settings import LoggerSettings, s3_settings
 from parquet_logger.statedir import StateDir
 from parquet_logger.writer_launch import WriterOptions
 
@@ -54,6 +55,8 @@ class ParquetLogger(BaseCallbackHandler):
         atexit_timeout_s: how long interpreter exit waits for this process's events to be
             durable.
         start_writer: start a writer for the directory when none is running.
+        s3_bucket, s3_prefix, s3_on_failure, s3_retry_attempts: upload every finished file
+            to S3 (see S3Config); or pass `s3_config=S3Config(...)` for every setting.
 
     Raises:
         ValueError, TypeError: a parameter is invalid (the message names it).
@@ -70,6 +73,11 @@ class ParquetLogger(BaseCallbackHandler):
         logger_metadata: Mapping[str, Any] | None = None,
         partition_on: str | Sequence[str] | None = "date",
         event_types: Iterable[str | EventType] | None = None,
+        s3_bucket: str | S3Config | None = None,
+        s3_prefix: str = "langchain-logs/",
+        s3_on_failure: str = "error",
+        s3_retry_attempts: int = 3,
+        s3_config: S3Config | None = None,
         *,
         flush_interval_s: float = 1.0,
         max_file_bytes: int = 128 * 1024 * 1024,
@@ -96,6 +104,7 @@ class ParquetLogger(BaseCallbackHandler):
             max_tracked_runs=max_tracked_runs,
             atexit_timeout_s=atexit_timeout_s,
             start_writer=start_writer,
+            s3=s3_settings(s3_bucket, s3_prefix, s3_on_failure, s3_retry_attempts, s3_config),
         )
         self._setup(settings)
 
@@ -117,6 +126,7 @@ class ParquetLogger(BaseCallbackHandler):
             max_file_bytes=settings.max_file_bytes,
             ring_size_bytes=settings.ring_size_bytes,
             max_buffered_events=settings.buffer_size,
+            s3=settings.s3,
         )
         self._attachment: attachment_registry.Attachment | None = attachment_registry.acquire(
             self._state, settings.ring_size_bytes, options, start_writer=settings.start_writer

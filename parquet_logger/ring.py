@@ -19,6 +19,8 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |    256 |    8 | writer pid         | the writer                                   |
 |    264 |    8 | writer heartbeat   | the writer (ns, UTC)                         |
 |    272 |    8 | corrupt frames     | the writer                                   |
+|    320 |    8 | upload settled     | the writer: uploads done or failed up to it  |
+|    328 |    8 | upload failures    | the writer: definitive upload failures       |
 |   4096 |  cap | data               | producers write, the writer reads            |
 
 Positions (head, committed) are byte offsets into an endless stream; `pos % capacity` is
@@ -69,6 +71,8 @@ WAITED_PUTS = 28
 WRITER_PID = 32
 WRITER_HEARTBEAT = 33
 CORRUPT_FRAMES = 34
+UPLOAD_SETTLED = 40
+UPLOAD_FAILURES = 41
 
 
 class RingError(RuntimeError):

@@ -12,6 +12,7 @@ import orjson
 
 from parquet_logger.events import EventType, parse_event_types
 from parquet_logger.redaction import redact_tree
+from parquet_logger.s3config import S3Config
 
 PARTITION_KEYS = ("date", "event_type")
 QUEUE_FULL_POLICIES = ("block", "drop")
@@ -68,6 +69,7 @@ class LoggerSettings:
     max_tracked_runs: int = 100_000
     atexit_timeout_s: float = 30.0
     start_writer: bool = True
+    s3: S3Config | None = None
 
     # Derived once here so that the per-event path reads plain attributes.
     partition_keys: tuple[str, ...] = field(init=False)
@@ -97,6 +99,8 @@ class LoggerSettings:
             )
         for name in ("max_file_bytes", "ring_size_bytes", "max_event_bytes", "max_tracked_runs"):
             _positive_number(name, getattr(self, name), integer=True)
+        if self.s3 is not None and not isinstance(self.s3, S3Config):
+            raise TypeError(f"s3_config must be an S3Config, got {type(self.s3).__name__}")
         if self.on_queue_full not in QUEUE_FULL_POLICIES:
             raise ValueError(
                 f"on_queue_full must be one of {QUEUE_FULL_POLICIES}, got {self.on_queue_full!r}"
@@ -130,3 +134,33 @@ def _metadata_json(metadata: object) -> str:
     except TypeError as exc:
         raise TypeError(f"logger_metadata must be JSON-serializable: {exc}") from None
     return orjson.dumps(redact_tree(orjson.loads(encoded))).decode()
+
+
+def s3_settings(
+    s3_bucket: str | S3Config | None,
+    s3_prefix: str,
+    s3_on_failure: str,
+    s3_retry_attempts: int,
+    s3_config: S3Config | None,
+) -> S3Config | None:
+    """The one S3Config that the logger's S3 parameters describe (or None: no upload).
+
+    `s3_config` wins; an S3Config passed where the bucket goes (the 6th positional argument
+    of the package users come from) is taken as `s3_config`.
+    """
+    if isinstance(s3_bucket, S3Config):
+        s3_bucket, s3_config = None, s3_bucket
+    if s3_config is not None:
+        if s3_bucket is not None and s3_bucket != s3_config.bucket:
+            raise ValueError(
+                f"s3_bucket {s3_bucket!r} contradicts s3_config.bucket {s3_config.bucket!r}"
+            )
+        return s3_config
+    if s3_bucket is None:
+        return None
+    return S3Config(
+        bucket=s3_bucket,
+        prefix=s3_prefix,
+        on_failure=s3_on_failure,
+        retry_attempts=s3_retry_attempts,
+    )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from parquet_logger.s3config import S3Config
 from parquet_logger.statedir import StateDir, open_private
 
 WRITER_MODULE = "parquet_logger_daemon"
@@ -21,6 +22,7 @@ class WriterOptions:
     max_file_bytes: int
     ring_size_bytes: int
     max_buffered_events: int | None
+    s3: S3Config | None = None
 
     def argv(self) -> list[str]:
         args = [
@@ -33,7 +35,36 @@ class WriterOptions:
         ]
         if self.max_buffered_events is not None:
             args += ["--buffer-size", str(self.max_buffered_events)]
+        if self.s3 is not None:
+            args += s3_argv(self.s3)
         return args
+
+
+def s3_argv(s3: S3Config) -> list[str]:
+    """The writer's command-line options for an S3Config (see parquet_logger_daemon.cli)."""
+    args = [
+        "--s3-bucket",
+        s3.bucket,
+        "--s3-prefix",
+        s3.prefix,
+        "--s3-on-failure",
+        s3.on_failure,
+        "--s3-retry-attempts",
+        str(s3.retry_attempts),
+        "--s3-connect-timeout",
+        repr(s3.connect_timeout),
+        "--s3-read-timeout",
+        repr(s3.read_timeout),
+        "--s3-deadline-s",
+        repr(s3.deadline_s),
+    ]
+    if s3.endpoint_url:
+        args += ["--s3-endpoint-url", s3.endpoint_url]
+    if s3.region:
+        args += ["--s3-region", s3.region]
+    if not s3.keep_local:
+        args.append("--s3-delete-local")
+    return args
 
 
 def writer_alive(writer_lock_fd: int) -> bool:
