@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -28,9 +29,11 @@ from parquet_logger.ring import RingStats
 from parquet_logger.s3config import S3Config
 from parquet_logger.settings import LoggerSettings, s3_settings
 from parquet_logger.statedir import StateDir
+from parquet_logger.tagging import CUSTOM_ID_PREFIX
 from parquet_logger.writer_launch import WriterOptions
 
 log = logging.getLogger("parquet_logger")
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _LOG_EVERY_S = 60.0
 _live_loggers: weakref.WeakSet[ParquetLogger] = weakref.WeakSet()
 
@@ -680,6 +683,58 @@ class ParquetLogger(BaseCallbackHandler):
     ) -> None:
         payload = {"name": name, "data": data}
         self._point(EventType.CUSTOM_EVENT, payload, run_id, None, tags, kwargs, metadata)
+
+    # ------------------------------------------------------------------ own events
+    def log_event(
+        self,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        custom_id: str | None = None,
+        run_id: UUID | None = None,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+    ) -> bool:
+        """Log an event of your own (e.g. `background_retrieval_complete`) as one row, in the
+        standard payload envelope. Never raises for a bad payload (jsonsafe's fallbacks).
+
+        Args:
+            event_type: letters, digits and `_` (it may become a partition folder).
+            data: the event's fields (the payload's `data`).
+            custom_id: the row's custom id (added to `tags` as `logger_custom_id:<id>`).
+            run_id, parent_run_id: to join the event to LangChain runs.
+            tags: more tags.
+
+        Returns:
+            True when the event is in the ring, False when it was dropped (full ring).
+
+        Raises:
+            ValueError: `event_type` is not a safe name.
+        """
+        if not isinstance(event_type, str) or not _EVENT_NAME.fullmatch(event_type):
+            raise ValueError(
+                f"event_type must be letters, digits and '_' (1-64 chars), got {event_type!r}"
+            )
+        all_tags = list(tags or [])
+        if custom_id is not None:
+            all_tags.insert(0, f"{CUSTOM_ID_PREFIX}{custom_id}")
+        payload = dict(data)
+        body = self._records.build(
+            event_type,
+            run_id,
+            parent_run_id,
+            all_tags,
+            payload,
+            {"data": payload},
+            run=self._records.runs.get(run_id) if run_id is not None else None,
+        )
+        attachment = self._attachment
+        if attachment is None or attachment.closed:
+            attachment = self._reattach()
+        if attachment.put(body, self._wait_s):
+            return True
+        self._dropped += 1
+        return False
 
     # ------------------------------------------------------------------ control
     def flush(self, timeout: float = 30.0) -> None:

@@ -138,7 +138,7 @@ class RecordBuilder:
 
     def build(
         self,
-        event_type: EventType,
+        event_type: EventType | str,
         run_id: UUID | None,
         parent_run_id: UUID | None,
         tags: list[str] | None,
@@ -156,10 +156,11 @@ class RecordBuilder:
         `serialized`, when given, becomes the first key of `raw`."""
         now_ns = time.time_ns()
         ts_us = now_ns // 1000
+        kind = str(event_type)  # EventType is a StrEnum: its str is the value
         custom_id = custom_id_from_tags(tags)
         latency_ms = (now_ns - run.start_ns) / 1e6 if (ending and run is not None) else None
         head = {
-            "event_type": event_type.value,
+            "event_type": kind,
             "timestamp": datetime.fromtimestamp(now_ns / 1e9, UTC),
             "execution": {
                 "run_id": run_id,
@@ -173,12 +174,12 @@ class RecordBuilder:
         payload = self._payload(head, raw, serialized)
         u = usage or Usage()
         meta = [
-            self._partition(ts_us, event_type.value),
+            self._partition(ts_us, kind),
             ts_us,
             run_id or "",
             parent_run_id or "",
             custom_id,
-            event_type.value,
+            kind,
             self._metadata_json,
             str(_new_event_id()),
             run.run_type if run is not None else None,

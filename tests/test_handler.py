@@ -352,3 +352,21 @@ def test_handler_swallows_its_own_failures(shared):
     row = rows_of(shared, "hostile-end").iloc[0]
     assert row["event_type"] == "llm_end"
     assert isinstance(UUID(row["run_id"]), UUID)
+
+
+def test_log_event_writes_an_own_event_type(shared):
+    """log_event: a free event type, custom id and run id, in the standard envelope."""
+    logger, _ = shared
+    run_id = uuid4()
+    assert logger.log_event(
+        "background_retrieval_complete",
+        {"response_id": "resp_1", "status": "completed"},
+        custom_id="own-event",
+        run_id=run_id,
+    )
+    row = rows_of(shared, "own-event").iloc[0]
+    assert row["event_type"] == "background_retrieval_complete"
+    assert row["run_id"] == str(run_id)
+    assert payload(row)["data"] == {"response_id": "resp_1", "status": "completed"}
+    with pytest.raises(ValueError, match="event_type"):
+        logger.log_event("../escape", {})
