@@ -6,7 +6,6 @@ the writer is busy, hung or dead; nothing needs the writer to answer.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import time
@@ -17,6 +16,7 @@ import orjson
 
 from parquet_logger.ring import Ring, RingLock
 from parquet_logger.statedir import StateDir
+from parquet_logger.writer_launch import writer_alive
 
 EXIT_RUNNING = 0
 EXIT_FAILED = 1
@@ -30,12 +30,9 @@ def writer_running(state: StateDir) -> bool:
     except FileNotFoundError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        return writer_alive(fd)
     finally:
         os.close(fd)
-    return False
 
 
 def producer_pids(path: Path) -> list[int]:

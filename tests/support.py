@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.dataset as ds
+from parquet_logger_daemon import control
 
 from parquet_logger.statedir import SHM_ROOT, StateDir
 
@@ -37,17 +37,7 @@ def read_rows(log_dir: Path) -> pd.DataFrame:
 
 
 def writer_running(log_dir: Path) -> bool:
-    state = StateDir.for_log_dir(log_dir)
-    if not state.writer_lock.exists():
-        return False
-    fd = os.open(state.writer_lock, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return control.writer_running(StateDir.for_log_dir(log_dir))
 
 
 def writer_pid(log_dir: Path) -> int | None:
