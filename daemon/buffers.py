@@ -37,7 +37,9 @@ class Buffers:
         try:
             meta, payload = wire.decode(body)
             partition = meta[0]
-            if not isinstance(partition, str) or not PARTITION_PATTERN.match(partition):
+            if not isinstance(partition, str) or (
+                partition not in self.partitions and not PARTITION_PATTERN.match(partition)
+            ):
                 raise wire.WireError(f"unsafe partition path {partition!r}")
             self._last_partition = partition
         except wire.WireError as exc:

@@ -69,7 +69,7 @@ def decode(body: bytes) -> tuple[list[Any], bytes]:
     if end > len(body):
         raise WireError("record meta runs past the end of the record")
     try:
-        meta = orjson.loads(body[_PREFIX.size : end])
+        meta = orjson.loads(memoryview(body)[_PREFIX.size : end])  # no copy of the slice
     except orjson.JSONDecodeError as exc:
         raise WireError(f"record meta is not JSON: {exc}") from None
     if not isinstance(meta, list) or len(meta) != len(META_FIELDS):
