@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 
 import pandas as pd
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.language_models import BaseLanguageModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from parquet_logger.handler import ParquetLogger
@@ -107,8 +108,8 @@ async def batch_run(
             `prompt_col`.
         Exception: the first failed row's exception, when `return_exceptions=False`.
     """
-    _check_frame(df, llm, prompt_col, config_col, tools_col)
-    _check_options(max_concurrency, row_timeout, return_exceptions, return_results)
+    check_frame(df, llm, prompt_col, config_col, tools_col)
+    check_options(max_concurrency, row_timeout, return_exceptions, return_results)
     spec = RowSpec(
         prompt_col=prompt_col,
         config_col=config_col if config_col in df.columns else None,
@@ -193,11 +194,11 @@ async def run_row(llm: Any, spec: RowSpec, index: int, prompt: Any, config: Any,
         async with asyncio.timeout(spec.row_timeout) as deadline:
             return await call.run()
     except TimeoutError:
-        if deadline.expired():
-            raise RowTimeoutError(
-                f"row {index} timed out after {spec.row_timeout} s (row_timeout)"
-            ) from None
-        raise
+        if not deadline.expired():
+            raise
+        error = RowTimeoutError(f"row {index} timed out after {spec.row_timeout} s (row_timeout)")
+        call.log_timeout(error)
+        raise error from None
 
 
 class RowCall:
@@ -221,7 +222,7 @@ class RowCall:
 
     async def run(self) -> Any:
         if self._retry.max_retries == 0:
-            return await self._runnable.ainvoke(self._prompt, config=self._config, **self._kwargs)
+            return await self._attempt()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.max_retries + 1),
             wait=self._retry.wait_s,
@@ -244,6 +245,18 @@ class RowCall:
         tags = list(config.get("tags") or [])
         for logger in parquet_loggers(config.get("callbacks")):
             logger.on_retry(retry_state, run_id=self._run_id, parent_run_id=None, tags=tags)
+
+    def log_timeout(self, error: RowTimeoutError) -> None:
+        """End the cancelled attempt's run in the logs: LangChain fires no error event for a
+        run cancelled by a timeout, which would leave its start event without an end."""
+        if self._run_id is None:
+            return
+        config = self._config or {}
+        tags = list(config.get("tags") or [])
+        model = isinstance(getattr(self._runnable, "bound", self._runnable), BaseLanguageModel)
+        for logger in parquet_loggers(config.get("callbacks")):
+            end = logger.on_llm_error if model else logger.on_chain_error
+            end(error, run_id=self._run_id, parent_run_id=None, tags=tags)
 
 
 def parquet_loggers(callbacks: Any) -> list[ParquetLogger]:
@@ -341,7 +354,7 @@ def _env_disabled() -> bool:
     return value not in ("", "0", "false", "no", "off")
 
 
-def _check_frame(
+def check_frame(
     df: object, llm: object, prompt_col: object, config_col: object, tools_col: object
 ) -> None:
     if not isinstance(df, pd.DataFrame):
@@ -364,7 +377,7 @@ def _check_frame(
         )
 
 
-def _check_options(
+def check_options(
     max_concurrency: object, row_timeout: object, return_exceptions: object, return_results: object
 ) -> None:
     if (
