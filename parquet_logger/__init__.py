@@ -28,6 +28,8 @@ _LAZY = {
     "ProcessingConfig": "parquet_logger.batch_config",
     "ColumnConfig": "parquet_logger.batch_config",
     "LLMConfig": "parquet_logger.batch_config",
+    "retrieve_background_responses": "parquet_logger.retrieval",
+    "RetrievalAbortedError": "parquet_logger.retrieval",
 }
 
 
@@ -47,11 +49,13 @@ __all__ = [
     "ParquetLoggerError",
     "ProcessingConfig",
     "RowTimeoutError",
+    "RetrievalAbortedError",
     "S3Config",
     "S3UploadError",
     "StorageConfig",
     "__version__",
     "batch_process",
     "batch_run",
+    "retrieve_background_responses",
     "with_tags",
 ]

@@ -718,14 +718,14 @@ class ParquetLogger(BaseCallbackHandler):
         all_tags = list(tags or [])
         if custom_id is not None:
             all_tags.insert(0, f"{CUSTOM_ID_PREFIX}{custom_id}")
-        payload = dict(data)
+        # No callback arguments to keep: `raw` stays empty rather than repeat `data`.
         body = self._records.build(
             event_type,
             run_id,
             parent_run_id,
             all_tags,
-            payload,
-            {"data": payload},
+            dict(data),
+            {},
             run=self._records.runs.get(run_id) if run_id is not None else None,
         )
         attachment = self._attachment
