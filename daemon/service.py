@@ -42,6 +42,7 @@ IDLE_SLEEP_MAX_S = 0.02
 HOUSEKEEPING_PERIOD_S = 0.25
 STATUS_PERIOD_S = 1.0
 WRITE_RETRY_S = 1.0
+FLUSH_COALESCE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class WriterService:
         # None: a flush asked for before this writer started is honoured at once.
         self._seen_flush_requests: int | None = None
         self._flush_target = 0  # ring position a flush request asked to have committed
+        self._flush_not_before = 0.0  # flush requests are coalesced until then
         self._last_flush = time.monotonic()
         self._write_blocked_until = 0.0
         self._spool: Spool | None = None
@@ -117,14 +119,18 @@ class WriterService:
         self._read_pos = ring.committed
         ring.set_word(ring_layout.WRITER_PID, os.getpid())
         if self.config.s3 is not None and self._spool is not None:
-            ring.set_word(ring_layout.UPLOAD_SETTLED, ring.committed)
+            pending = self._spool.pending()
+            if not pending:
+                ring.set_word(ring_layout.UPLOAD_SETTLED, ring.committed)
+            # else: files a dead writer committed but did not upload are not settled yet; a
+            # producer's flush() waits until they are (settled = committed once they are done).
             self._uploader = Uploader(
                 self.config.s3,
                 self._spool,
                 on_settled=lambda end: ring.set_word(ring_layout.UPLOAD_SETTLED, end),
                 on_failure=lambda: self._upload_failed(ring),
             )
-            self._uploader.start(self._spool.pending())
+            self._uploader.start(pending, settles=ring.committed)
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",
             os.getpid(),
@@ -235,6 +241,10 @@ class WriterService:
             # takes; the asking producer waits for `committed` to pass its own records.
             self._seen_flush_requests = requests
             self._hup = False
+            if self._flush_target <= ring.committed:
+                # Processes often flush together (workers of one pool finishing): wait a
+                # moment for the others, so that they share files instead of a file each.
+                self._flush_not_before = now + FLUSH_COALESCE_S
             self._flush_target = max(self._flush_target, ring.head)
         if now < self._write_blocked_until:
             return False
@@ -242,7 +252,7 @@ class WriterService:
         if self._read_pos == ring.committed:
             return False
         if ring.committed < self._flush_target:
-            return True
+            return now >= self._flush_not_before or buffers.nbytes >= self.config.max_file_bytes
         if buffers.rows == 0:
             return True  # only invalid frames were read: just commit past them
         cfg = self.config
