@@ -113,10 +113,12 @@ class Uploader:
         self._retry_failed_at = 0.0
         self._thread = threading.Thread(target=self._run, name="s3-upload", daemon=True)
 
-    def start(self, pending: list[SpoolEntry]) -> None:
+    def start(self, pending: list[SpoolEntry], settles: int | None = None) -> None:
+        """Start the thread; upload `pending` first, then report ring position `settles`
+        settled (files committed by an earlier writer but never confirmed by S3)."""
         if pending:
             log.info("resuming %d upload(s) left in the spool", len(pending))
-            self._queue.put((None, pending))
+            self._queue.put((settles, pending))
         self._thread.start()
 
     def submit(self, end: int, entries: list[SpoolEntry]) -> None:

@@ -270,7 +270,13 @@ def acquire(
         if current is None or current.closed:
             current = Attachment(state, ring_size_bytes, options, start_writer)
             _registry[str(state.root)] = current
-        current.check_writer(options)
+        try:
+            current.check_writer(options)
+        except ValueError:
+            if current.refs == 0:  # just created for this logger: do not leave it attached
+                _registry.pop(str(state.root), None)
+                current.close()
+            raise
         current.refs += 1
         return current
 
