@@ -241,7 +241,8 @@ def test_ring_matches_model() -> None:
     WRAPPED_FRAMES[0] = 0
     run_state_machine_as_test(
         RingMachine,
-        settings=settings(max_examples=60, stateful_step_count=60, deadline=None),
+        # derandomize: the same examples every run, so CI cannot draw a run that never wraps
+        settings=settings(max_examples=60, stateful_step_count=60, deadline=None, derandomize=True),
     )
     assert WRAPPED_FRAMES[0] > 0, "no frame ever wrapped around the end of the data area"
 
