@@ -43,6 +43,8 @@ HOUSEKEEPING_PERIOD_S = 0.25
 STATUS_PERIOD_S = 1.0
 WRITE_RETRY_S = 1.0
 FLUSH_COALESCE_S = 0.05
+BUSY_BATCH = 256  # records per pass above which the writer does not pause
+TRICKLE_SLEEP_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class WriterService:
         self._seen_flush_requests: int | None = None
         self._flush_target = 0  # ring position a flush request asked to have committed
         self._flush_not_before = 0.0  # flush requests are coalesced until then
+        self._quiet = False  # the last pass over the ring found nothing new
         self._last_flush = time.monotonic()
         self._write_blocked_until = 0.0
         self._spool: Spool | None = None
@@ -206,8 +209,14 @@ class WriterService:
             if now >= next_status:
                 next_status = now + STATUS_PERIOD_S
                 self._write_status(ring, running=True)
-            if got:
+            self._quiet = got == 0
+            if got >= BUSY_BATCH:
+                idle_sleep = 0.0005  # a backlog: read on at once
+            elif got:
+                # A trickle (one LangChain call every few hundred microseconds): let records
+                # gather, so the fixed cost of a pass is shared by many of them.
                 idle_sleep = 0.0005
+                time.sleep(TRICKLE_SLEEP_S)
             else:
                 # Nothing wakes the writer: it polls `head`, backing off while idle.
                 time.sleep(idle_sleep)
@@ -252,7 +261,13 @@ class WriterService:
         if self._read_pos == ring.committed:
             return False
         if ring.committed < self._flush_target:
-            return now >= self._flush_not_before or buffers.nbytes >= self.config.max_file_bytes
+            # Coalesce only while other producers are still publishing: a lone process
+            # that flushes (and waits) leaves the ring quiet, and is served at once.
+            return (
+                self._quiet
+                or now >= self._flush_not_before
+                or buffers.nbytes >= self.config.max_file_bytes
+            )
         if buffers.rows == 0:
             return True  # only invalid frames were read: just commit past them
         cfg = self.config
