@@ -222,6 +222,11 @@ class Attachment:
             return
         self.closed = True
         self._stop.set()
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog is not threading.current_thread():
+            # It may be testing the writer lock right now: let it finish before its
+            # descriptor is closed (and its number reused for an unrelated file).
+            watchdog.join(timeout=2.0)
         os.close(self._producers_fd)
         os.close(self._writer_lock_fd)
         self.lock.close()
