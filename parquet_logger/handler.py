@@ -375,8 +375,10 @@ class ParquetLogger(BaseCallbackHandler):
             run = self._records.runs.pop(run_id)
             if not self._wants(event_type):
                 return
-            data = {"error": describe_exception(error)}
-            raw = {"error": error, "kwargs": kwargs}
+            # Formatting a traceback is the costly part: do it once for data and raw.
+            described = self._records.fragment(describe_exception(error))
+            data = {"error": described}
+            raw = {"error": described, "kwargs": kwargs}
             body = self._records.build(
                 event_type,
                 run_id,
