@@ -85,7 +85,6 @@ class WriterService:
         self._stopping = False  # set by SIGTERM/SIGINT
         self._hup = False  # set by SIGHUP
         self._started_ns = time.time_ns()
-        self._ring: Ring | None = None
         self._read_pos = 0
         # None: a flush asked for before this writer started is honoured at once.
         self._seen_flush_requests: int | None = None
@@ -114,7 +113,7 @@ class WriterService:
             os.close(lock_fd)  # releases the writer lock
 
     def _run_locked(self) -> int:
-        ring = self._ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+        ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
         self._write_settings()
         if self.config.s3 is not None:
             self._spool = Spool(self.state.root / "spool")

@@ -73,8 +73,6 @@ GATES: dict[str, frozenset[EventType]] = {
     "ignore_custom_event": frozenset({EventType.CUSTOM_EVENT}),
 }
 
-ALL_EVENT_TYPES = frozenset(EventType)
-
 
 def parse_event_types(event_types: Iterable[str | EventType] | None) -> frozenset[EventType]:
     """Validate `event_types` (strings or EventType members); None means the LLM events.
