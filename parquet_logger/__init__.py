@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "batch_run": "parquet_logger.batch",
     "RowTimeoutError": "parquet_logger.batch",
+    "WorkerCrashedError": "parquet_logger.batch_workers",
     "batch_process": "parquet_logger.jobs",
     "JobConfig": "parquet_logger.batch_config",
     "StorageConfig": "parquet_logger.batch_config",
@@ -53,6 +54,7 @@ __all__ = [
     "S3Config",
     "S3UploadError",
     "StorageConfig",
+    "WorkerCrashedError",
     "__version__",
     "batch_process",
     "batch_run",

@@ -3,7 +3,7 @@ rows in flight, with per-row timeouts, logged retries of transient errors, and a
 
 Rows are streamed (`itertuples`) to a fixed set of worker coroutines that share one iterator,
 so memory follows `max_concurrency`, not the number of rows; only the results list (when asked
-for) grows with the DataFrame.
+for) grows with the DataFrame. `processes=N` hands contiguous shards to `batch_workers`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import pandas as pd
@@ -72,6 +72,9 @@ async def batch_run(
     retry_max_wait_s: float = 30.0,
     callbacks: Sequence[BaseCallbackHandler] | None = None,
     progress_desc: str = "rows",
+    processes: int = 1,
+    mp_context: Any = None,
+    llm_factory: Callable[[], Any] | None = None,
 ) -> list[Any] | None:
     """Run `llm.ainvoke(row[prompt_col], config=row[config_col])` for every row of `df`.
 
@@ -99,17 +102,29 @@ async def batch_run(
         callbacks: handlers (e.g. a ParquetLogger) added to every row's run config, so that
             they see every child run.
         progress_desc: the progress bar's label.
+        processes: worker processes to shard the rows across (contiguous ranges, each run
+            with `max_concurrency` rows in flight); `llm`, the configs, tools and callbacks
+            are pickled to them (a ParquetLogger re-attaches to its directory in the worker).
+            A worker that dies fails its rows with `WorkerCrashedError`.
+        mp_context: the start method ("spawn", the default, "fork", "forkserver") or a
+            multiprocessing context, for `processes > 1`.
+        llm_factory: for `processes > 1`, a picklable callable each worker calls to build
+            its model instead of unpickling `llm` (for models that do not pickle).
 
     Returns:
         One result (or exception) per row in row order, or None when `return_results=False`.
 
     Raises:
         ValueError, TypeError: a bad argument (the message names it), e.g. a missing
-            `prompt_col`.
+            `prompt_col`, or an `llm` that cannot be pickled for `processes > 1`.
         Exception: the first failed row's exception, when `return_exceptions=False`.
     """
+    # Imported here: batch_workers imports this module (and spawned workers import it first).
+    from parquet_logger.batch_workers import check_processes, run_in_processes
+
     check_frame(df, llm, prompt_col, config_col, tools_col)
     check_options(max_concurrency, row_timeout, return_exceptions, return_results)
+    check_processes(processes, mp_context)
     spec = RowSpec(
         prompt_col=prompt_col,
         config_col=config_col if config_col in df.columns else None,
@@ -123,7 +138,21 @@ async def batch_run(
     progress = Progress(total, show_progress, progress_desc)
     started = time.monotonic()
     try:
-        await _run_all(df, llm, spec, max_concurrency, return_exceptions, results, progress)
+        if processes == 1:
+            await run_all(df, llm, spec, max_concurrency, return_exceptions, results, progress)
+        else:
+            await run_in_processes(
+                df,
+                llm,
+                llm_factory,
+                spec,
+                processes=processes,
+                mp_context=mp_context,
+                max_concurrency=max_concurrency,
+                return_exceptions=return_exceptions,
+                results=results,
+                progress=progress,
+            )
     finally:
         progress.close()
     log.info(
@@ -135,30 +164,41 @@ async def batch_run(
     return results
 
 
-async def _run_all(
+class ProgressSink(Protocol):
+    """Where finished rows are counted: a `Progress` bar, or a worker's shared counters."""
+
+    def advance(self, failed: bool) -> None: ...
+
+
+async def run_all(
     df: pd.DataFrame,
     llm: Any,
     spec: RowSpec,
     max_concurrency: int,
     return_exceptions: bool,
     results: list[Any] | None,
-    progress: Progress,
+    progress: ProgressSink,
+    first_index: int = 0,
 ) -> None:
-    """Drive `max_concurrency` workers over one shared row iterator until it is exhausted."""
+    """Drive `max_concurrency` workers over one shared row iterator until it is exhausted.
+
+    `first_index` is the number of the first row of `df` in the whole batch (for messages);
+    `results[i]` receives the outcome of `df`'s i-th row.
+    """
     rows = enumerate(iter_rows(df, spec))
 
     async def worker() -> None:
         # Workers interleave only at awaits: next(rows) runs whole, so each row is taken once.
-        for index, (prompt, config, tools) in rows:
+        for offset, (prompt, config, tools) in rows:
             try:
-                outcome = await run_row(llm, spec, index, prompt, config, tools)
+                outcome = await run_row(llm, spec, first_index + offset, prompt, config, tools)
                 failed = False
             except Exception as exc:
                 if not return_exceptions:
                     raise
                 outcome, failed = exc, True
             if results is not None:
-                results[index] = outcome
+                results[offset] = outcome
             progress.advance(failed)
 
     workers = [asyncio.create_task(worker()) for _ in range(min(max_concurrency, len(df)))]
@@ -343,6 +383,15 @@ class Progress:
         if failed:
             self._bar.set_postfix(failed=self.failed, refresh=False)
         self._bar.update(1)
+
+    def advance_to(self, done: int, failed: int) -> None:
+        """Move the bar to totals counted elsewhere (the worker processes)."""
+        self.failed = failed
+        if self._bar is None or done == self._bar.n:
+            return
+        if failed:
+            self._bar.set_postfix(failed=failed, refresh=False)
+        self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
         if self._bar is not None:

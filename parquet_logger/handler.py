@@ -10,6 +10,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
@@ -790,26 +791,8 @@ class ParquetLogger(BaseCallbackHandler):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickles to its configuration only: the new process attaches on its own."""
-        s = self.settings
-        return {
-            name: getattr(s, name)
-            for name in (
-                "log_dir",
-                "buffer_size",
-                "logger_metadata",
-                "partition_on",
-                "event_types",
-                "flush_interval_s",
-                "max_file_bytes",
-                "ring_size_bytes",
-                "on_queue_full",
-                "queue_full_timeout_s",
-                "max_event_bytes",
-                "max_tracked_runs",
-                "atexit_timeout_s",
-                "start_writer",
-            )
-        }
+        # Every constructor field of the settings (the derived ones are rebuilt on load).
+        return {f.name: getattr(self.settings, f.name) for f in fields(self.settings) if f.init}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if state.get("event_types") is not None:

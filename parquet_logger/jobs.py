@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ import orjson
 import pandas as pd
 
 from parquet_logger.batch import batch_run, check_frame, check_options
-from parquet_logger.batch_config import CONFIG_FIELDS, as_s3_config
+from parquet_logger.batch_config import CONFIG_FIELDS, LLMConfig, as_s3_config
+from parquet_logger.batch_workers import check_processes
 from parquet_logger.events import DEFAULT_EVENT_TYPES, EventType
 from parquet_logger.handler import ParquetLogger
 from parquet_logger.job_paths import (
@@ -78,6 +79,8 @@ async def batch_process(
     max_retries: int = 2,
     retry_initial_wait_s: float = 0.5,
     retry_max_wait_s: float = 30.0,
+    processes: int = 1,
+    mp_context: Any = None,
     buffer_size: int | None = 1000,
     partition_on: Any = "date",
     event_types: Iterable[str | EventType] | None = None,
@@ -109,7 +112,9 @@ async def batch_process(
             key prefix is `s3_prefix_template` filled in, else `s3_prefix` + the local path.
         prompt_col, config_col, tools_col, max_concurrency, show_progress,
         return_exceptions, return_results, row_timeout, max_retries, retry_initial_wait_s,
-        retry_max_wait_s: as for `batch_run`.
+        retry_max_wait_s, processes, mp_context: as for `batch_run`. With `processes > 1`,
+            a model created from `llm_class`/`llm_kwargs` is created again in each worker
+            (a ChatOpenAI does not pickle); an `llm` instance must pickle.
         buffer_size, partition_on, event_types: as for `ParquetLogger`; `event_types=None`
             logs the LLM events and `retry`.
         job_config, storage_config, processing_config, column_config, llm_config: the
@@ -141,7 +146,7 @@ async def batch_process(
     segments = render(options["path_template"], values, "path_template")
     log_dir = local_dir(options["output_dir"], segments)
     s3 = _s3_target(options, segments, values)
-    runnable, llm_facts = _make_llm(options)
+    runnable, llm_factory, llm_facts = _make_llm(options)
     # batch_run checks these too, but only after the logger would have started.
     check_frame(df, runnable, options["prompt_col"], options["config_col"], options["tools_col"])
     check_options(
@@ -150,6 +155,7 @@ async def batch_process(
         options["return_exceptions"],
         options["return_results"],
     )
+    check_processes(options["processes"], options["mp_context"])
     metadata = _logger_metadata(options, llm_facts, log_dir, s3, started, len(df))
     logger = _make_logger(options, log_dir, s3, metadata, logger_options)
     log.info("batch_process: %d row(s); logs in %s%s", len(df), log_dir, _s3_note(s3))
@@ -170,6 +176,9 @@ async def batch_process(
             retry_max_wait_s=options["retry_max_wait_s"],
             callbacks=[logger],
             progress_desc=f"{values['job_category']}",
+            processes=options["processes"],
+            mp_context=options["mp_context"],
+            llm_factory=llm_factory,
         )
     finally:
         # close() waits for the writer (and the upload): off the event loop.
@@ -248,9 +257,13 @@ def _s3_target(
     return S3Config(**{**base.as_dict(), "prefix": prefix})
 
 
-def _make_llm(options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The runnable to call, and its description for `logger_metadata`."""
+def _make_llm(
+    options: dict[str, Any],
+) -> tuple[Any, Callable[[], Any] | None, dict[str, Any]]:
+    """The runnable to call, a picklable recipe that builds it again in a worker process (when
+    we created it), and its description for `logger_metadata`."""
     llm, llm_class = options["llm"], options["llm_class"]
+    created = llm is None
     kwargs = dict(options["llm_kwargs"] or {})
     if llm is not None and (llm_class is not None or kwargs or options["model_kwargs"]):
         raise ValueError("give llm (an instance) or llm_class/llm_kwargs, not both")
@@ -279,7 +292,9 @@ def _make_llm(options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             )
         llm = llm.with_structured_output(schema)
         facts["structured_output"] = getattr(schema, "__name__", repr(schema))
-    return llm, facts
+    # A bound method of a plain dataclass: pickles by reference to the class, not the model.
+    factory = LLMConfig(llm_class, kwargs, None, schema).create_llm if created else None
+    return llm, factory, facts
 
 
 def _chat_openai() -> type:

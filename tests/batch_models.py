@@ -4,6 +4,7 @@ by the prompt."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
@@ -57,3 +58,12 @@ class ScriptedChat(FakeListChatModel):
             raise FakeRateLimitError(f"429 on attempt {attempt}")
         message = AIMessage(content=f"echo: {text}")
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+class CrashingChat(ScriptedChat):
+    """ScriptedChat whose process dies (`os._exit(3)`) on a prompt starting with `crash`."""
+
+    async def _answer(self, text: str, attempt: int) -> ChatResult:
+        if text.startswith("crash"):
+            os._exit(3)  # no cleanup, no report: what a segfault or the OOM killer leaves
+        return await super()._answer(text, attempt)

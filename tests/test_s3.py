@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import signal
 from pathlib import Path
 from typing import Any
@@ -342,3 +343,16 @@ def test_job_that_ends_with_a_failed_upload_exits_1(fault_proxy: FaultProxy, log
     files = local_files(log_dir)
     assert f"upload of s3://{bucket}/{max(files)} failed: NoSuchBucket" in result.stderr
     assert fault_proxy.requests("PUT") == {f"/{bucket}/{key}": 1 for key in files}
+
+
+def test_a_pickled_logger_keeps_its_s3_target(tmp_path):
+    """A logger pickled to a worker process carries its S3 settings along."""
+    config = S3Config("llm-logs", prefix="jobs/", endpoint_url="http://127.0.0.1:9")
+    logger = ParquetLogger(tmp_path / "logs", s3_config=config, start_writer=False)
+    try:
+        clone = pickle.loads(pickle.dumps(logger))
+        assert clone.settings.s3 == config
+        clone.close(timeout=1)
+    finally:
+        logger.close(timeout=1)
+        StateDir.for_log_dir(tmp_path / "logs").shm_ring.unlink(missing_ok=True)
