@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
@@ -356,3 +357,44 @@ def test_a_pickled_logger_keeps_its_s3_target(tmp_path):
     finally:
         logger.close(timeout=1)
         StateDir.for_log_dir(tmp_path / "logs").shm_ring.unlink(missing_ok=True)
+
+
+async def test_batch_process_uploads_under_its_templated_prefix(s3_server, s3_bucket, tmp_path):
+    """batch_process with s3_prefix_template: every event of the job lands in S3 under the
+    templated prefix, each local file as one object."""
+    import datetime
+
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from parquet_logger import batch_process, with_tags
+
+    df = pd.DataFrame(
+        {
+            "prompt": [f"q{i}" for i in range(20)],
+            "config": [with_tags(custom_id=f"row-{i}") for i in range(20)],
+        }
+    )
+    base = S3Config(s3_bucket, endpoint_url=s3_server.endpoint_url, region=REGION)
+    results = await batch_process(
+        df,
+        llm=FakeListChatModel(responses=["ok"]),
+        job_category="production",
+        output_dir=str(tmp_path / "out"),
+        s3_config=base,
+        s3_prefix_template="ml/{job_category}/{date}/",
+        show_progress=False,
+    )
+    assert len(results) == 20
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    keys = object_keys(s3_server, s3_bucket)
+    assert keys
+    assert all(key.startswith(f"ml/production/{today}/") for key in keys)
+    local = list((tmp_path / "out").rglob("*.parquet"))
+    assert len(keys) == len(local)
+    table = ds.dataset(
+        f"{s3_bucket}/ml/production/{today}/",
+        filesystem=s3_server.filesystem(),
+        format="parquet",
+        partitioning="hive",
+    ).to_table(columns=["custom_id"])
+    assert sorted(set(table["custom_id"].to_pylist())) == sorted(f"row-{i}" for i in range(20))
