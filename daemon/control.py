@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from parquet_logger.ring import Ring, RingLock
-from parquet_logger.statedir import StateDir
+from parquet_logger.statedir import StateDir, read_json_object
 from parquet_logger.writer_launch import writer_alive
 
 EXIT_RUNNING = 0
@@ -56,12 +54,8 @@ def producer_pids(path: Path) -> list[int]:
 def read_status(state: StateDir) -> dict[str, Any]:
     """The writer's status: liveness, its status file, the ring header and the producers."""
     running = writer_running(state)
-    status: dict[str, Any] = {"log_dir": str(state.log_dir), "running": running}
-    try:
-        status.update(orjson.loads(state.status.read_bytes()))
-        status["running"] = running  # the file may be stale: the lock is the truth
-    except (FileNotFoundError, orjson.JSONDecodeError):
-        pass
+    status: dict[str, Any] = {"log_dir": str(state.log_dir), **read_json_object(state.status)}
+    status["running"] = running  # the file may be stale: the lock is the truth
     ring = Ring.attach(state)
     if ring is not None:
         try:

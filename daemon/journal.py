@@ -8,13 +8,12 @@ the renames and sets `committed`: the records up to `end` are in files exactly o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from parquet_logger.statedir import open_private
+from parquet_logger.statedir import fsync_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -26,22 +25,9 @@ class JournalEntry:
 
 def write(path: Path, entry: JournalEntry) -> None:
     """Replace the journal atomically and durably."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        os.write(
-            fd,
-            orjson.dumps({"ring_id": entry.ring_id, "end": entry.end, "files": entry.files}),
-        )
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    data = orjson.dumps({"ring_id": entry.ring_id, "end": entry.end, "files": entry.files})
+    write_private(path, data, fsync=True)
+    fsync_dir(path.parent)
 
 
 def read(path: Path) -> JournalEntry | None:

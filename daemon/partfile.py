@@ -71,14 +71,6 @@ def publish(tmp: Path, final: Path) -> None:
         os.replace(tmp, final)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def stale_tmp_files(log_dir: Path) -> list[Path]:
     """Temporary part files under `log_dir` (left by a writer that crashed mid-write)."""
     found = []

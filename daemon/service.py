@@ -22,7 +22,7 @@ import pyarrow as pa
 from parquet_logger import ring as ring_layout
 from parquet_logger.ring import Ring
 from parquet_logger.s3config import S3Config
-from parquet_logger.statedir import StateDir, open_private
+from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_private
 
 from . import journal, partfile
 from .buffers import Buffers, PartitionBuffer
@@ -170,7 +170,7 @@ class WriterService:
             for tmp, final in entry.files:
                 partfile.publish(Path(tmp), Path(final))
             for folder in {Path(final).parent for _, final in entry.files}:
-                partfile.fsync_dir(folder)
+                fsync_dir(folder)
             self._spool_files([Path(final) for _, final in entry.files])
             ring.commit(entry.end)
             log.info("finished an interrupted commit up to %d", entry.end)
@@ -348,7 +348,7 @@ class WriterService:
         for tmp, final in files:
             partfile.publish(tmp, final)
         for folder in {final.parent for _, final in files}:
-            partfile.fsync_dir(folder)
+            fsync_dir(folder)
         self.counters.files_written += len(files)
         return rows, [final for _, final in files]
 
@@ -387,16 +387,8 @@ class WriterService:
         """On the upload thread: publish the failure's detail, then count it (producers'
         flush() sees the count and reads the detail to raise or warn)."""
         assert self._uploader is not None
-        detail = orjson.dumps(self._uploader.counters.last_error)
-        path = self.state.root / "upload_error.json"
-        tmp = path.with_name("upload_error.json.tmp")
         try:
-            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            try:
-                os.write(fd, detail)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+            write_private(self.state.upload_error, orjson.dumps(self._uploader.counters.last_error))
         except OSError as exc:
             log.error("could not record the upload failure's detail: %s", exc)
         ring.set_word(ring_layout.UPLOAD_FAILURES, ring.word(ring_layout.UPLOAD_FAILURES) + 1)
@@ -406,11 +398,7 @@ class WriterService:
         """writer.json: what this writer does, for loggers that attach to it."""
         s3 = self.config.s3
         settings = {"pid": os.getpid(), "s3_target": s3.target if s3 else None}
-        fd = open_private(self.state.writer_settings, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        try:
-            os.write(fd, orjson.dumps(settings))
-        finally:
-            os.close(fd)
+        write_private(self.state.writer_settings, orjson.dumps(settings))
 
     def _write_status(self, ring: Ring, running: bool) -> None:
         stats = ring.stats()
@@ -446,13 +434,7 @@ class WriterService:
                 upload_retries=uploader.counters.retries,
                 last_upload_error=uploader.counters.last_error,
             )
-        tmp = self.state.status.with_name("status.json.tmp")
         try:
-            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            try:
-                os.write(fd, orjson.dumps(status))
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.state.status)
+            write_private(self.state.status, orjson.dumps(status))
         except OSError as exc:
             log.debug("status file not written: %s", exc)

@@ -8,15 +8,12 @@ attempt, before or after a restart, writes the same object.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from parquet_logger.statedir import open_private
-
-from .partfile import fsync_dir
+from parquet_logger.statedir import fsync_dir, write_private
 
 
 @dataclass(frozen=True)
@@ -40,14 +37,7 @@ class Spool:
         entries = []
         for path, key in files:
             entry = self.folder / f"{path.name}.json"
-            tmp = entry.with_name(entry.name + ".tmp")
-            fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            try:
-                os.write(fd, orjson.dumps({"path": str(path), "key": key}))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, entry)
+            write_private(entry, orjson.dumps({"path": str(path), "key": key}), fsync=True)
             entries.append(SpoolEntry(path, key, entry))
         if entries:
             fsync_dir(self.folder)

@@ -15,14 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
-
-import orjson
 
 from parquet_logger import ring as ring_layout
 from parquet_logger.errors import S3UploadError
 from parquet_logger.ring import Ring, RingLock, RingStats
-from parquet_logger.statedir import StateDir, open_private
+from parquet_logger.statedir import StateDir, open_private, read_json_object
 from parquet_logger.writer_launch import WriterOptions, spawn_writer, writer_alive
 
 log = logging.getLogger("parquet_logger")
@@ -179,7 +176,7 @@ class Attachment:
         if failures <= self._upload_failures_seen or self.s3 is None:
             return
         self._upload_failures_seen = failures
-        detail = read_upload_error(self.state)
+        detail = read_json_object(self.state.upload_error)
         error = S3UploadError(
             detail.get("bucket", self.s3.bucket),
             detail.get("key", "?"),
@@ -204,7 +201,7 @@ class Attachment:
             )
         if not self.writer_alive():
             return
-        live = read_writer_settings(self.state).get("s3_target", wanted)
+        live = read_json_object(self.state.writer_settings).get("s3_target", wanted)
         if wanted is not None and live != wanted:
             raise ValueError(
                 f"s3 target {wanted} differs from {live or 'no upload'}, the target of the "
@@ -244,22 +241,6 @@ class Attachment:
         self.ring.last_put_end = 0
         self._spawned = None
         self._watchdog = None  # threads do not survive fork; restarted on first put
-
-
-def read_writer_settings(state: StateDir) -> dict[str, Any]:
-    try:
-        settings = orjson.loads(state.writer_settings.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return settings if isinstance(settings, dict) else {}
-
-
-def read_upload_error(state: StateDir) -> dict[str, str]:
-    try:
-        detail = orjson.loads((state.root / "upload_error.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return detail if isinstance(detail, dict) else {}
 
 
 _registry: dict[str, Attachment] = {}

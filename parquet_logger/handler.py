@@ -170,13 +170,16 @@ class ParquetLogger(BaseCallbackHandler):
         return self._ignore["ignore_custom_event"]
 
     # ------------------------------------------------------------------ the one hand-off
-    def _emit(self, event_type: EventType, body: bytes) -> None:
+    def _emit(self, event_type: EventType | str, body: bytes) -> bool:
+        """Put one record on the ring; False (counted, reported) when it was dropped."""
         attachment = self._attachment
         if attachment is None or attachment.closed:
             attachment = self._reattach()
-        if not attachment.put(body, self._wait_s):
-            self._dropped += 1
-            self._report(f"ring full, {self._dropped} event(s) dropped so far", event_type)
+        if attachment.put(body, self._wait_s):
+            return True
+        self._dropped += 1
+        self._report(f"ring full, {self._dropped} event(s) dropped so far", event_type)
+        return False
 
     def _reattach(self) -> attachment_registry.Attachment:
         # A callback after close() (or after the atexit detach): correctness over speed.
@@ -189,13 +192,13 @@ class ParquetLogger(BaseCallbackHandler):
         self._failures += 1
         self._report(f"{type(exc).__name__}: {exc} ({self._failures} failure(s))", event_type)
 
-    def _report(self, message: str, event_type: EventType) -> None:
+    def _report(self, message: str, event_type: EventType | str) -> None:
         now = time.monotonic()
         with self._report_lock:
             if now - self._last_report < _LOG_EVERY_S:
                 return
             self._last_report = now
-        log.warning("parquet-logger %s for %s: %s", event_type.value, self.log_dir, message)
+        log.warning("parquet-logger %s for %s: %s", event_type, self.log_dir, message)
 
     def _wants(self, event_type: EventType) -> bool:
         return event_type in self.event_types
@@ -731,13 +734,7 @@ class ParquetLogger(BaseCallbackHandler):
             {},
             run=self._records.runs.get(run_id) if run_id is not None else None,
         )
-        attachment = self._attachment
-        if attachment is None or attachment.closed:
-            attachment = self._reattach()
-        if attachment.put(body, self._wait_s):
-            return True
-        self._dropped += 1
-        return False
+        return self._emit(event_type, body)
 
     # ------------------------------------------------------------------ control
     def flush(self, timeout: float = 30.0) -> None:

@@ -13,6 +13,9 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 STATE_FOLDER = "_parquet_logger"
 SHM_ROOT = Path("/dev/shm")
@@ -99,6 +102,11 @@ class StateDir:
     def writer_log(self) -> Path:
         return self.root / "writer.log"
 
+    @property
+    def upload_error(self) -> Path:
+        """The detail of the writer's last definitive upload failure."""
+        return self.root / "upload_error.json"
+
 
 def open_private(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:
     """Open (creating) an owner-only file, refusing symlinks and files of other users."""
@@ -110,3 +118,38 @@ def open_private(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:
     if st.st_mode & 0o077:
         os.fchmod(fd, 0o600)
     return fd
+
+
+def write_private(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Replace `path` with `data` atomically (temporary file, rename), owner-only.
+
+    `fsync` makes the file's content durable before the rename; a caller that needs the
+    rename itself durable follows with `fsync_dir(path.parent)` (once for many files).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the renames and creations in a folder durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A state file's JSON object, or {} when it is missing, torn or not an object."""
+    try:
+        value = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}

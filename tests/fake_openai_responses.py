@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.loopback_server import LoopbackServer
+
 STATUSES = frozenset({"queued", "in_progress", "completed", "failed", "incomplete", "cancelled"})
 
 
@@ -110,7 +112,7 @@ def response_json(response_id: str, status: str) -> dict[str, Any]:
     return body
 
 
-class FakeResponsesServer:
+class FakeResponsesServer(LoopbackServer):
     """The server and its per-id scripts; `start()` serves from a thread, `stop()` ends it."""
 
     def __init__(self, default: tuple[Step, ...] = ()) -> None:
@@ -120,22 +122,7 @@ class FakeResponsesServer:
         self._position: Counter[str] = Counter()
         self._requests: Counter[str] = Counter()
         self._created = itertools.count(1)
-        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def start(self) -> FakeResponsesServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=10)
+        super().__init__(_Server(("127.0.0.1", 0), _handler_for(self)), poll_interval_s=0.05)
 
     def add(self, response_id: str, *steps: Step) -> None:
         """Script `response_id`: one step per GET, the last status repeating."""

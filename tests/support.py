@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 from parquet_logger_daemon import control
 
-from parquet_logger.statedir import SHM_ROOT, StateDir
+from parquet_logger.statedir import SHM_ROOT, StateDir, read_json_object
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
@@ -42,13 +42,8 @@ def writer_running(log_dir: Path) -> bool:
 
 def writer_pid(log_dir: Path) -> int | None:
     """The live writer's pid from its status file (None if not known)."""
-    import orjson
-
-    status = StateDir.for_log_dir(log_dir).status
-    try:
-        return int(orjson.loads(status.read_bytes())["pid"])
-    except (FileNotFoundError, KeyError, ValueError):
-        return None
+    pid = read_json_object(StateDir.for_log_dir(log_dir).status).get("pid")
+    return pid if isinstance(pid, int) else None
 
 
 def stop_writer(log_dir: Path, timeout: float = 15.0) -> None:

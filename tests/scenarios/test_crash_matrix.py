@@ -17,7 +17,7 @@ import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.statedir import StateDir
-from tests.support import read_rows, wait_for, writer_pid, writer_running
+from tests.support import read_rows, run_python, wait_for, writer_pid, writer_running
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +133,7 @@ def test_writer_and_producer_both_sigkilled_then_a_new_writer_drains(log_dir, pr
 
 
 @pytest.mark.parametrize("crash_point", ["after_journal", "after_rename"])
-def test_writer_killed_between_files_and_commit(log_dir, make_logger, crash_point):
+def test_writer_killed_between_files_and_commit(start_writer, make_logger, log_dir, crash_point):
     """A writer dying after its files are journalled (or renamed) but before the ring commit:
     the next writer finishes that commit, so nothing is written twice or lost."""
     logger = make_logger(start_writer=False)
@@ -158,36 +158,16 @@ def test_writer_killed_between_files_and_commit(log_dir, make_logger, crash_poin
         from parquet_logger_daemon.cli import main
         sys.exit(main(["run", "--dir", {str(log_dir)!r}]))
     """
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(crashing)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(crashing)
     assert result.returncode == 9, result.stderr
     if crash_point == "after_rename":
         assert len(read_rows(log_dir)) == 400  # visible, but the ring was not committed
-    writer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "parquet_logger_daemon",
-            "run",
-            "--dir",
-            str(log_dir),
-            "--exit-when-idle",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        logger.flush(timeout=30)
-        for i in range(400, 500):
-            logger.on_llm_start(
-                {"name": "m"}, ["p"], run_id=uuid.uuid4(), tags=[f"logger_custom_id:c-{i}"]
-            )
-        logger.flush(timeout=30)
-        assert_exactly_once(log_dir, {"c": 500})
-        assert not list(log_dir.rglob("*.tmp"))
-    finally:
-        logger.close()
-        writer.wait(timeout=30)
+    start_writer("--exit-when-idle")
+    logger.flush(timeout=30)
+    for i in range(400, 500):
+        logger.on_llm_start(
+            {"name": "m"}, ["p"], run_id=uuid.uuid4(), tags=[f"logger_custom_id:c-{i}"]
+        )
+    logger.flush(timeout=30)
+    assert_exactly_once(log_dir, {"c": 500})
+    assert not list(log_dir.rglob("*.tmp"))
