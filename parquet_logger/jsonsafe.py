@@ -5,7 +5,7 @@ Everything orjson cannot encode natively becomes JSON as follows:
 
 | input                                   | JSON written                                          |
 |-----------------------------------------|-------------------------------------------------------|
-| pydantic v2 model                       | `model_dump(serialize_as_any=True)`                   |
+| pydantic v2 model                       | `model_dump(serialize_as_any=True)` (model_fields)    |
 | ... whose `model_dump()` raises         | `{"$type": "mod.Class", "$repr": "..."}`              |
 | exception                               | `{"type", "message", "traceback", "repr"}`            |
 | bytes, bytearray, memoryview            | `{"$bytes_b64": "..."}`; over 48 KiB only the first   |
@@ -45,6 +45,7 @@ from types import ModuleType
 import orjson
 from pydantic import BaseModel
 
+from parquet_logger.model_fields import dump_model
 from parquet_logger.redaction import REDACTED, redact_json, scrub
 
 # Dataclasses come to _default (orjson would encode them natively, past scrub).
@@ -151,12 +152,10 @@ def _convert(obj: object) -> object:
 
 
 def _model_dump(model: BaseModel) -> object:
-    """model_dump() that keeps subclass fields; `{"$type", "$repr"}` if it raises."""
+    """The model's dump (see model_fields) that keeps subclass fields; `{"$type", "$repr"}`
+    if that raises."""
     try:
-        # serialize_as_any: ChatGeneration.message is declared BaseMessage, and without it an
-        # AIMessage loses usage_metadata and tool_calls. warnings=False: a logger must not
-        # print a pydantic warning on every event.
-        return model.model_dump(serialize_as_any=True, warnings=False)
+        return dump_model(model)
     except Exception:
         pass
     try:  # serialize_as_any has had bugs of its own; the plain dump is still worth a try

@@ -89,6 +89,9 @@ def redact_json(data: bytes) -> bytes:
 
 
 _secret_keys: dict[str, bool] = {}
+# Keys judged not secret: lets scrub clear a whole dict with one C-level subset test.
+_safe_keys: set[str] = set()
+_MAX_LEARNED_KEYS = 65536  # keys made of data must not grow the caches forever
 
 
 def scrub(obj: Any) -> Any:
@@ -96,7 +99,9 @@ def scrub(obj: Any) -> Any:
 
     The hot path's redaction: it looks at dict keys only, so its cost follows the number of
     keys, not the length of the prompts. `jsonsafe` scrubs every dict it converts an object
-    into; callers scrub the plain containers they hand to `jsonsafe.dumps`.
+    into; callers scrub the plain containers they hand to `jsonsafe.dumps`. A dict whose keys
+    are all known to be safe and that holds no container is cleared without a Python loop
+    (the subset and disjoint tests run in C): most dicts of an LLM event are like that.
     """
     kind = type(obj)
     if kind is dict:
@@ -104,25 +109,14 @@ def scrub(obj: Any) -> Any:
             return obj
         if "lc" in obj and obj.get("type") == "secret":
             return REDACTED
-        known = _secret_keys
-        copy: dict[Any, Any] | None = None
-        for key, value in obj.items():
-            secret = known.get(key) if type(key) is str else False
-            if secret is None:
-                secret = _learn_key(key)
-            if secret:
-                new: Any = REDACTED
-            elif type(value) in _CONTAINERS and value:
-                new = scrub(value)
-                if new is value:
-                    continue
-            else:
-                continue
-            if copy is None:
-                copy = dict(obj)
-            copy[key] = new
-        return obj if copy is None else copy
+        if obj.keys() <= _safe_keys:
+            if _CONTAINERS.isdisjoint(map(type, obj.values())):
+                return obj
+            return _scrub_values(obj)
+        return _scrub_keys(obj)
     if kind is list or kind is tuple:
+        if _CONTAINERS.isdisjoint(map(type, obj)):
+            return obj
         items: list[Any] | None = None
         for i, value in enumerate(obj):
             if type(value) in _CONTAINERS and value:
@@ -137,10 +131,48 @@ def scrub(obj: Any) -> Any:
     return obj
 
 
+def _scrub_values(obj: dict[Any, Any]) -> dict[Any, Any]:
+    """scrub of a dict none of whose keys is secret: only its containers can change."""
+    copy: dict[Any, Any] | None = None
+    for key, value in obj.items():
+        if type(value) in _CONTAINERS and value:
+            new = scrub(value)
+            if new is not value:
+                if copy is None:
+                    copy = dict(obj)
+                copy[key] = new
+    return obj if copy is None else copy
+
+
+def _scrub_keys(obj: dict[Any, Any]) -> Any:
+    """scrub of a dict with keys not judged yet (or secret, or not strings)."""
+    known = _secret_keys
+    copy: dict[Any, Any] | None = None
+    for key, value in obj.items():
+        secret = known.get(key) if type(key) is str else False
+        if secret is None:
+            secret = _learn_key(key)
+        if secret:
+            new: Any = REDACTED
+        elif type(value) in _CONTAINERS and value:
+            new = scrub(value)
+            if new is value:
+                continue
+        else:
+            continue
+        if copy is None:
+            copy = dict(obj)
+        copy[key] = new
+    return obj if copy is None else copy
+
+
 def _learn_key(key: str) -> bool:
-    if len(_secret_keys) > 65536:  # keys made of data must not grow the cache forever
+    if len(_secret_keys) > _MAX_LEARNED_KEYS:
         _secret_keys.clear()
+        _safe_keys.clear()
     secret = _secret_keys[key] = is_secret_key(key)
+    if not secret:
+        _safe_keys.add(key)
     return secret
 
 
