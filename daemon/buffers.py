@@ -18,7 +18,8 @@ INVALID_EVENT_TYPE = "invalid_record"
 @dataclass
 class PartitionBuffer:
     metas: list[list[Any]] = field(default_factory=list)
-    payloads: list[bytes] = field(default_factory=list)
+    # Views into the ring until the records are committed (see Ring.read): no copies.
+    payloads: list[bytes | memoryview] = field(default_factory=list)
 
 
 class Buffers:
@@ -33,7 +34,7 @@ class Buffers:
         # Invalid records go where a valid one would, so every folder has the same hive keys.
         self._last_partition = ""
 
-    def add(self, body: bytes, now_us: int) -> None:
+    def add(self, body: bytes | memoryview, now_us: int) -> None:
         try:
             meta, payload = wire.decode(body)
             partition = meta[0]
@@ -85,12 +86,12 @@ def _invalid_partition(like: str, now_us: int) -> str:
     return "/".join(parts)
 
 
-def _invalid_record(body: bytes, reason: str, now_us: int) -> tuple[list[Any], bytes]:
+def _invalid_record(body: bytes | memoryview, reason: str, now_us: int) -> tuple[list[Any], bytes]:
     payload = orjson.dumps(
         {
             "event_type": INVALID_EVENT_TYPE,
             "error": reason,
-            "record": body.decode("utf-8", errors="backslashreplace"),
+            "record": bytes(body).decode("utf-8", errors="backslashreplace"),
         }
     )
     meta: list[Any] = [None] * len(wire.META_FIELDS)

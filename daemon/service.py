@@ -26,7 +26,7 @@ from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_pri
 
 from . import journal, partfile
 from .buffers import Buffers, PartitionBuffer
-from .schema import build_table, sanitize
+from .schema import build_table, sanitize, sanitize_payloads
 from .spool import Spool, SpoolEntry
 from .upload import Uploader, key_for
 
@@ -360,7 +360,8 @@ class WriterService:
             # One malformed record must not sink the batch: coerce field types and retry.
             self.counters.invalid_records += 1
             log.warning("coercing malformed typed fields in %s: %s", partition or ".", exc)
-            return build_table([sanitize(m) for m in buf.metas], buf.payloads, drop)
+            metas = [sanitize(m) for m in buf.metas]
+            return build_table(metas, sanitize_payloads(buf.payloads), drop)
 
     # ------------------------------------------------------------------ idle exit
     def _remove_ring_if_unused(self, ring: Ring) -> bool:

@@ -256,10 +256,15 @@ class Ring:
         self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        self._data.release()
-        self._words.release()
-        self._view.release()
-        self._mmap.close()
+        try:
+            self._data.release()
+            self._words.release()
+            self._view.release()
+            self._mmap.close()
+        except BufferError:
+            # Bodies read by the writer and never written (a failed last write) still view
+            # the mapping: it goes away with them, or with the process.
+            pass
 
     # ----------------------------------------------------------------- header access
     @property
@@ -375,29 +380,34 @@ class Ring:
             lock.release()
 
     # ----------------------------------------------------------------- writer side
-    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes | memoryview], int, int]:
         """Read published records from `pos`, up to about `max_bytes`.
 
-        Returns (bodies, new position, corrupt frames skipped). A frame whose length is
-        impossible ends the read at `head` (framing is lost, everything up to head is counted
-        as one corrupt span); a frame whose CRC fails is skipped on its own.
+        Returns (bodies, new position, corrupt frames skipped). A body is a view into the
+        ring, not a copy (one frame that wraps around the end is copied): it stays valid
+        until the writer commits past it, since producers only write into committed space.
+        A frame whose length is impossible ends the read at `head` (framing is lost,
+        everything up to head is counted as one corrupt span); a frame whose CRC fails is
+        skipped on its own.
         """
         head = int(self._words[HEAD])
         cap = self.capacity
         data = self._data
-        bodies: list[bytes] = []
+        bodies: list[bytes | memoryview] = []
         corrupt = 0
         limit = pos + max_bytes
+        unpack = FRAME_HEADER.unpack_from
         while pos < head and pos < limit:
-            length, crc = FRAME_HEADER.unpack_from(data, pos % cap)
-            size = frame_size(length)
+            length, crc = unpack(data, pos % cap)
+            size = (FRAME_HEADER.size + length + 7) & ~7  # frame_size, inlined: per record
             if length == 0 or size > head - pos:
                 return bodies, head, corrupt + 1
             start = (pos + FRAME_HEADER.size) % cap
-            first = min(length, cap - start)
-            body = bytes(data[start : start + first])
-            if first < length:
-                body += bytes(data[: length - first])
+            body: bytes | memoryview
+            if start + length <= cap:
+                body = data[start : start + length]
+            else:
+                body = bytes(data[start:]) + bytes(data[: length - (cap - start)])
             if zlib.crc32(body) == crc:
                 bodies.append(body)
             else:

@@ -54,8 +54,8 @@ class WireError(ValueError):
     """A ring body that is not a record of a known version."""
 
 
-def decode(body: bytes) -> tuple[list[Any], bytes]:
-    """Unpack a ring body into (meta list, payload JSON bytes).
+def decode(body: bytes | memoryview) -> tuple[list[Any], bytes | memoryview]:
+    """Unpack a ring body into (meta list, payload JSON bytes); a view's payload is a view.
 
     Raises:
         WireError: unknown version, bad lengths, or meta that is not a list of the right size.

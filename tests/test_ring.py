@@ -487,7 +487,7 @@ def test_concurrent_create_from_two_processes_yields_one_ring(
             try:
                 assert ids == {ring.ring_id}
                 bodies, _, _ = ring.read(0, CAPACITY)
-                assert sorted(bodies) == sorted([numbered(1, 0), numbered(2, 0)])
+                assert sorted(map(bytes, bodies)) == sorted([numbered(1, 0), numbered(2, 0)])
             finally:
                 ring.close()
             assert not state.file_ring.exists()

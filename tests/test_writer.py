@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from parquet_logger import ParquetLogger
+from parquet_logger import ParquetLogger, wire
 from parquet_logger.ring import Ring, RingLock
 from parquet_logger.statedir import StateDir
 from tests.support import read_rows, run_python, wait_for, writer_running
@@ -126,6 +127,34 @@ def test_garbage_in_the_ring_is_kept_as_invalid_records(make_logger, log_dir):
     bad = df[df["event_type"] == "invalid_record"]
     assert len(bad) == 1
     assert "not a record at all" in bad["payload"].iloc[0]
+
+
+def test_a_payload_that_is_not_utf8_is_kept_readable(make_logger, log_dir):
+    """A well-framed record whose payload is not UTF-8 (a foreign producer) is written with
+    its text escaped and the error named; its neighbours in the same file are untouched."""
+    logger = make_logger()
+    log_events(logger, 3)
+    state = StateDir.for_log_dir(log_dir)
+    ring = Ring.attach(state)
+    assert ring is not None
+    lock = RingLock(state.ring_lock)
+    meta: list[object] = [None] * len(wire.META_FIELDS)
+    meta[wire.META_FIELDS.index("partition")] = ""
+    meta[wire.META_FIELDS.index("timestamp")] = 1_700_000_000_000_000
+    meta[wire.META_FIELDS.index("event_type")] = "custom"
+    body = wire.encode(meta, b'{"text":"caf\xe9"}')
+    assert ring.put(body, lock, 1.0)
+    ring.close()
+    lock.close()
+    log_events(logger, 3, prefix="later")
+    logger.flush(timeout=30)
+    df = read_rows(log_dir)
+    assert len(df) == 7
+    foreign = df[df["event_type"] == "custom"]["payload"].map(json.loads).iloc[0]
+    assert "utf-8" in foreign["$invalid_utf8"]
+    assert foreign["payload"] == '{"text":"caf\\xe9"}'
+    others = df[df["event_type"] != "custom"]["payload"].map(json.loads)
+    assert all(p["event_type"] == "llm_start" for p in others)
 
 
 def test_state_files_are_owner_only(make_logger, log_dir):
