@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
@@ -17,9 +16,10 @@ INVALID_EVENT_TYPE = "invalid_record"
 
 @dataclass
 class PartitionBuffer:
-    metas: list[list[Any]] = field(default_factory=list)
-    # Views into the ring until the records are committed (see Ring.read): no copies.
-    payloads: list[bytes | memoryview] = field(default_factory=list)
+    # Meta objects and payloads, as views into the ring until the records are committed
+    # (see Ring.read): nothing is parsed or copied before the batch becomes a table.
+    metas: list[wire.Body] = field(default_factory=list)
+    payloads: list[wire.Body] = field(default_factory=list)
 
 
 class Buffers:
@@ -34,22 +34,22 @@ class Buffers:
         # Invalid records go where a valid one would, so every folder has the same hive keys.
         self._last_partition = ""
 
-    def add(self, body: bytes | memoryview, now_us: int) -> None:
+    def add(self, body: wire.Body, now_us: int) -> None:
         try:
-            meta, payload = wire.decode(body)
-            partition = meta[0]
-            if not isinstance(partition, str) or (
-                partition not in self.partitions and not PARTITION_PATTERN.match(partition)
-            ):
-                raise wire.WireError(f"unsafe partition path {partition!r}")
+            partition, meta, payload = wire.split(body)
+            buf = self.partitions.get(partition)
+            if buf is None:
+                if not PARTITION_PATTERN.match(partition):
+                    raise wire.WireError(f"unsafe partition path {partition!r}")
+                buf = self.partitions[partition] = PartitionBuffer()
             self._last_partition = partition
         except wire.WireError as exc:
             self.invalid += 1
-            meta, payload = _invalid_record(body, str(exc), now_us)
-            partition = meta[0] = _invalid_partition(self._last_partition, now_us)
-        buf = self.partitions.get(partition)
-        if buf is None:
-            buf = self.partitions[partition] = PartitionBuffer()
+            meta, payload = invalid_record(body, str(exc), now_us)
+            partition = _invalid_partition(self._last_partition, now_us)
+            buf = self.partitions.get(partition)
+            if buf is None:
+                buf = self.partitions[partition] = PartitionBuffer()
         buf.metas.append(meta)
         buf.payloads.append(payload)
         self.rows += 1
@@ -86,7 +86,8 @@ def _invalid_partition(like: str, now_us: int) -> str:
     return "/".join(parts)
 
 
-def _invalid_record(body: bytes | memoryview, reason: str, now_us: int) -> tuple[list[Any], bytes]:
+def invalid_record(body: wire.Body, reason: str, now_us: int) -> tuple[bytes, bytes]:
+    """The (meta, payload) of an `invalid_record` row keeping `body` as text."""
     payload = orjson.dumps(
         {
             "event_type": INVALID_EVENT_TYPE,
@@ -94,10 +95,12 @@ def _invalid_record(body: bytes | memoryview, reason: str, now_us: int) -> tuple
             "record": bytes(body).decode("utf-8", errors="backslashreplace"),
         }
     )
-    meta: list[Any] = [None] * len(wire.META_FIELDS)
-    meta[wire.META_FIELDS.index("timestamp")] = now_us
-    meta[wire.META_FIELDS.index("event_type")] = INVALID_EVENT_TYPE
-    meta[wire.META_FIELDS.index("schema_version")] = wire.SCHEMA_VERSION
-    for name in ("run_id", "parent_run_id", "custom_id"):
-        meta[wire.META_FIELDS.index(name)] = ""
-    return meta, payload
+    meta = {
+        "timestamp": now_us,
+        "run_id": "",
+        "parent_run_id": "",
+        "custom_id": "",
+        "event_type": INVALID_EVENT_TYPE,
+        "schema_version": wire.SCHEMA_VERSION,
+    }
+    return orjson.dumps(meta), payload

@@ -106,8 +106,8 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     p.add_argument(
         "--ring-size-bytes",
         type=_positive_int,
-        default=default(64 * 1024 * 1024),
-        help="size of the ring when the writer creates it (default 64 MiB)",
+        default=default(128 * 1024 * 1024),
+        help="size of the ring when the writer creates it (default 128 MiB)",
     )
     p.add_argument(
         "--buffer-size",

@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pj
 
-from parquet_logger.wire import META_FIELDS
+from parquet_logger.wire import META_FIELDS, Body
 
 # Column order: the seven columns of the package users come from, then typed columns.
 SCHEMA = pa.schema(
@@ -53,34 +54,73 @@ DICTIONARY_COLUMNS = [
 ]
 
 _MAX_CHUNK_BYTES = 2**31 - 1  # the largest data buffer a string array's i32 offsets address
-_META_INDEX = {name: i for i, name in enumerate(META_FIELDS)}
 _INT_COLUMNS = {"input_tokens", "output_tokens", "total_tokens", "pid", "schema_version"}
+_TIMESTAMP = SCHEMA.field("timestamp").type
+# The meta objects as pyarrow's JSON reader parses them: the timestamp arrives as an integer
+# (microseconds), cast afterwards; keys a newer producer adds are ignored.
+_META_SCHEMA = pa.schema(
+    [
+        pa.field(name, pa.int64() if name == "timestamp" else SCHEMA.field(name).type)
+        for name in META_FIELDS
+    ]
+)
+_META_PARSE = pj.ParseOptions(explicit_schema=_META_SCHEMA, unexpected_field_behavior="ignore")
+_MAX_JSON_BLOCK = 1 << 30
 
 
-def build_table(
-    metas: list[list[Any]], payloads: Sequence[bytes | memoryview], drop: frozenset[str]
-) -> pa.Table:
-    """An Arrow table of the schema (less the hive-key columns in `drop`).
+def build_table(metas: Sequence[Body], payloads: Sequence[Body], drop: frozenset[str]) -> pa.Table:
+    """An Arrow table of the schema (less the hive-key columns in `drop`), the typed columns
+    parsed from the records' meta objects in one call (no Python object per value).
 
     Raises:
-        pa.ArrowInvalid / pa.ArrowTypeError: a record has a value of the wrong type; the
-            caller then retries with `sanitize`.
+        pa.ArrowInvalid: a meta object is malformed, lacks a timestamp or has a value of the
+            wrong type; the caller then builds the batch with `build_table_sanitized`.
     """
-    columns = list(zip(*metas, strict=True)) if metas else [() for _ in META_FIELDS]
+    blob = b"\n".join(metas)
+    parsed = pj.read_json(
+        pa.BufferReader(blob),
+        read_options=pj.ReadOptions(
+            use_threads=False, block_size=min(len(blob) + 1, _MAX_JSON_BLOCK)
+        ),
+        parse_options=_META_PARSE,
+    )
+    if parsed.num_rows != len(metas):  # a foreign record with a raw newline in its meta
+        raise pa.ArrowInvalid(f"{parsed.num_rows} meta objects for {len(metas)} records")
+    if parsed.column("timestamp").null_count:
+        raise pa.ArrowInvalid("a record has no timestamp")
+    columns = {name: parsed.column(name) for name in META_FIELDS}
+    columns["timestamp"] = columns["timestamp"].cast(_TIMESTAMP)
+    return _assemble(columns, payloads, drop)
+
+
+def build_table_sanitized(
+    metas: Sequence[dict[str, Any]], payloads: Sequence[Body], drop: frozenset[str]
+) -> pa.Table:
+    """`build_table` for parsed meta objects, each coerced to the column types first (wrong
+    values become text or null), so that one odd record cannot keep a batch from being
+    written. The slow path: a Python value per field."""
+    rows = [sanitize(meta) for meta in metas]
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        name: pa.array([row[i] for row in rows], SCHEMA.field(name).type)
+        for i, name in enumerate(META_FIELDS)
+    }
+    return _assemble(columns, sanitize_payloads(payloads), drop)
+
+
+def _assemble(
+    columns: dict[str, pa.Array | pa.ChunkedArray], payloads: Sequence[Body], drop: frozenset[str]
+) -> pa.Table:
     arrays = []
     fields = []
     for fld in SCHEMA:
         if fld.name in drop:
             continue
-        if fld.name == "payload":
-            arrays.append(payload_array(payloads))
-        else:
-            arrays.append(pa.array(columns[_META_INDEX[fld.name]], fld.type))
+        arrays.append(payload_array(payloads) if fld.name == "payload" else columns[fld.name])
         fields.append(fld)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=SCHEMA.metadata))
 
 
-def payload_array(payloads: Sequence[bytes | memoryview]) -> pa.StringArray | pa.ChunkedArray:
+def payload_array(payloads: Sequence[Body]) -> pa.StringArray | pa.ChunkedArray:
     """The payload column, built from one joined buffer and its offsets.
 
     `pa.array(payloads)` appends record by record (about 8 us for a 2 KB payload); one
@@ -104,7 +144,7 @@ def payload_array(payloads: Sequence[bytes | memoryview]) -> pa.StringArray | pa
     return pa.chunked_array(chunks, pa.string())
 
 
-def _string_chunk(payloads: Sequence[bytes | memoryview], lengths: list[int]) -> pa.StringArray:
+def _string_chunk(payloads: Sequence[Body], lengths: list[int]) -> pa.StringArray:
     offsets = array.array("i", itertools.accumulate(lengths, initial=0))
     column = pa.StringArray.from_buffers(
         len(payloads), pa.py_buffer(offsets), pa.py_buffer(b"".join(payloads))
@@ -113,10 +153,10 @@ def _string_chunk(payloads: Sequence[bytes | memoryview], lengths: list[int]) ->
     return column
 
 
-def sanitize_payloads(payloads: Sequence[bytes | memoryview]) -> list[bytes | memoryview]:
+def sanitize_payloads(payloads: Sequence[Body]) -> list[Body]:
     """Payloads with every one that is not UTF-8 replaced by a JSON object holding its text
     (undecodable bytes as backslash escapes), so the record is kept and marked."""
-    out: list[bytes | memoryview] = []
+    out: list[Body] = []
     for payload in payloads:
         try:
             bytes(payload).decode("utf-8")
@@ -127,23 +167,24 @@ def sanitize_payloads(payloads: Sequence[bytes | memoryview]) -> list[bytes | me
     return out
 
 
-def sanitize(meta: list[Any]) -> list[Any]:
-    """Coerce one record's typed fields to their column types (wrong values become text or
-    null) so that one odd record cannot keep a batch from being written."""
-    out = list(meta)
-    for name, i in _META_INDEX.items():
-        value = out[i]
-        if name in ("partition",):
-            continue
+def sanitize(meta: dict[str, Any]) -> list[Any]:
+    """One record's typed fields in `META_FIELDS` order, coerced to their column types."""
+    out: list[Any] = []
+    for name in META_FIELDS:
+        value = meta.get(name)
         if name == "timestamp":
-            out[i] = value if isinstance(value, int) and not isinstance(value, bool) else 0
+            value = value if isinstance(value, int) and not isinstance(value, bool) else 0
+            value = value if 0 <= value < 2**63 else 0
         elif name in _INT_COLUMNS:
             ok = (
                 isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
             )
-            out[i] = value if ok else None
+            value = value if ok else None
+            if name == "schema_version" and value is not None and not -(2**15) <= value < 2**15:
+                value = None
         elif name == "latency_ms":
-            out[i] = float(value) if isinstance(value, int | float) else None
+            value = float(value) if isinstance(value, int | float) else None
         elif value is not None and not isinstance(value, str):
-            out[i] = str(value)
+            value = str(value)
+        out.append(value)
     return out

@@ -20,13 +20,14 @@ import orjson
 import pyarrow as pa
 
 from parquet_logger import ring as ring_layout
+from parquet_logger import wire
 from parquet_logger.ring import Ring
 from parquet_logger.s3config import S3Config
 from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_private
 
 from . import journal, partfile
-from .buffers import Buffers, PartitionBuffer
-from .schema import build_table, sanitize, sanitize_payloads
+from .buffers import Buffers, PartitionBuffer, invalid_record
+from .schema import build_table, build_table_sanitized
 from .spool import Spool, SpoolEntry
 from .upload import Uploader, key_for
 
@@ -53,7 +54,7 @@ class WriterConfig:
 
     flush_interval_s: float = 1.0
     max_file_bytes: int = 128 * 1024 * 1024
-    ring_size_bytes: int = 64 * 1024 * 1024
+    ring_size_bytes: int = 128 * 1024 * 1024
     buffer_size: int | None = None
     exit_when_idle: bool = False
     s3: S3Config | None = None
@@ -91,7 +92,10 @@ class WriterService:
         self._flush_target = 0  # ring position a flush request asked to have committed
         self._flush_not_before = 0.0  # flush requests are coalesced until then
         self._quiet = False  # the last pass over the ring found nothing new
-        self._last_flush = time.monotonic()
+        # When the oldest record not yet written was read: the interval flush bounds how
+        # long a record waits, so a burst after a quiet spell does not start with a file of
+        # its first few records.
+        self._oldest_unwritten_at: float | None = None
         self._write_blocked_until = 0.0
         self._spool: Spool | None = None
         self._uploader: Uploader | None = None
@@ -231,6 +235,8 @@ class WriterService:
         while self._read_pos < head and self._buffers.nbytes < limit:
             room = min(READ_CHUNK_BYTES, limit - self._buffers.nbytes)
             bodies, pos, corrupt = ring.read(self._read_pos, room)
+            if self._oldest_unwritten_at is None and pos > self._read_pos:
+                self._oldest_unwritten_at = time.monotonic()
             for body in bodies:
                 self._buffers.add(body, now_us)
             self._read_pos = pos
@@ -271,7 +277,7 @@ class WriterService:
             return True  # only invalid frames were read: just commit past them
         cfg = self.config
         return (
-            now - self._last_flush >= cfg.flush_interval_s
+            now - (self._oldest_unwritten_at or now) >= cfg.flush_interval_s
             or buffers.nbytes >= cfg.max_file_bytes
             or (cfg.buffer_size is not None and buffers.rows >= cfg.buffer_size)
             # Space is freed only by commits: write before producers run out of room.
@@ -293,9 +299,9 @@ class WriterService:
 
         Returns False when the write failed (the records stay buffered and in the ring).
         """
-        self._last_flush = time.monotonic()
         end = self._read_pos
         if end == ring.committed:
+            self._oldest_unwritten_at = None
             return True
         taken = self._buffers.take()
         try:
@@ -309,6 +315,7 @@ class WriterService:
             log.error("writing part files failed (kept in memory, retrying): %s", exc)
             return False
         ring.commit(end)
+        self._oldest_unwritten_at = None
         if self._uploader is not None:
             self._uploader.submit(end, spooled)
         self.counters.written += written
@@ -357,11 +364,22 @@ class WriterService:
         try:
             return build_table(buf.metas, buf.payloads, drop)
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
-            # One malformed record must not sink the batch: coerce field types and retry.
+            # One malformed record must not sink the batch: parse record by record, keep a
+            # meta that is not an object as an invalid_record row, coerce field types.
             self.counters.invalid_records += 1
-            log.warning("coercing malformed typed fields in %s: %s", partition or ".", exc)
-            metas = [sanitize(m) for m in buf.metas]
-            return build_table(metas, sanitize_payloads(buf.payloads), drop)
+            log.warning("coercing malformed records in %s: %s", partition or ".", exc)
+            metas, payloads = [], []
+            now_us = time.time_ns() // 1000
+            for meta_json, payload in zip(buf.metas, buf.payloads, strict=True):
+                try:
+                    meta = wire.decode_meta(meta_json)
+                except wire.WireError as bad:
+                    whole = bytes(meta_json) + bytes(payload)
+                    meta_json, payload = invalid_record(whole, str(bad), now_us)
+                    meta = wire.decode_meta(meta_json)
+                metas.append(meta)
+                payloads.append(payload)
+            return build_table_sanitized(metas, payloads, drop)
 
     # ------------------------------------------------------------------ idle exit
     def _remove_ring_if_unused(self, ring: Ring) -> bool:

@@ -85,7 +85,7 @@ class ParquetLogger(BaseCallbackHandler):
         *,
         flush_interval_s: float = 1.0,
         max_file_bytes: int = 128 * 1024 * 1024,
-        ring_size_bytes: int = 64 * 1024 * 1024,
+        ring_size_bytes: int = 128 * 1024 * 1024,
         on_queue_full: str = "block",
         queue_full_timeout_s: float = 5.0,
         max_event_bytes: int = 4 * 1024 * 1024,

@@ -173,36 +173,37 @@ class RecordBuilder:
         }
         payload = self._payload(head, raw, serialized)
         u = usage or Usage()
-        meta = [
-            self._partition(ts_us, kind),
-            ts_us,
-            run_id or "",
-            parent_run_id or "",
-            custom_id,
-            kind,
-            self._metadata_json,
-            str(_new_event_id()),
-            run.run_type if run is not None else None,
-            run.name if run is not None else None,
-            model or (run.model if run is not None else None),
-            run.provider if run is not None else None,
-            u.input_tokens,
-            u.output_tokens,
-            u.total_tokens,
-            latency_ms,
-            error_type,
-            self._host,
-            self._pid,
-            wire.SCHEMA_VERSION,
-        ]
+        meta = {
+            "timestamp": ts_us,
+            "run_id": run_id or "",
+            "parent_run_id": parent_run_id or "",
+            "custom_id": custom_id,
+            "event_type": kind,
+            "logger_metadata": self._metadata_json,
+            "event_id": str(_new_event_id()),
+            "run_type": run.run_type if run is not None else None,
+            "name": run.name if run is not None else None,
+            "model": model or (run.model if run is not None else None),
+            "provider": run.provider if run is not None else None,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "total_tokens": u.total_tokens,
+            "latency_ms": latency_ms,
+            "error_type": error_type,
+            "host": self._host,
+            "pid": self._pid,
+            "schema_version": wire.SCHEMA_VERSION,
+        }
+        partition = self._partition(ts_us, kind)
         try:
-            return wire.encode(meta, payload)
+            return wire.encode(partition, meta, payload)
         except TypeError:
             # A typed column got a value orjson cannot write (an odd name, say): keep the event.
-            meta = [
-                m if isinstance(m, int | float | str | UUID) or m is None else str(m) for m in meta
-            ]
-            return wire.encode(meta, payload)
+            meta = {
+                k: v if isinstance(v, int | float | str | UUID) or v is None else str(v)
+                for k, v in meta.items()
+            }
+            return wire.encode(partition, meta, payload)
 
 
 def _safe_dumps(obj: Any, max_bytes: int) -> tuple[bytes, int | None]:

@@ -147,7 +147,7 @@ class Ring:
         size = os.fstat(fd).st_size
         if size < HEADER_SIZE + MIN_CAPACITY:
             raise RingError(f"{path} is too small ({size} bytes) to be a ring")
-        # MAP_POPULATE maps every page now (a few ms for 64 MiB), instead of a page fault
+        # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page fault
         # on the first touch of each page later, in the middle of some callback.
         flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
         self._mmap = mmap.mmap(fd, size, flags, mmap.PROT_READ | mmap.PROT_WRITE)
@@ -321,13 +321,14 @@ class Ring:
         w = self._words
         deadline: float | None = None
         pause = 0.00005
+        crc = zlib.crc32(body)  # outside the lock: other producers wait only for the copy
         while True:
             lock.acquire()
             try:
                 head = w[HEAD]
                 fill = head - w[COMMITTED]
                 if size <= self.capacity - fill:
-                    self._write_frame(head, body)
+                    self._write_frame(head, body, crc)
                     end = head + size
                     w[HEAD] = end  # the publishing store
                     if fill + size > w[HIGH_WATER]:
@@ -360,11 +361,11 @@ class Ring:
         finally:
             lock.release()
 
-    def _write_frame(self, head: int, body: bytes) -> None:
+    def _write_frame(self, head: int, body: bytes, crc: int) -> None:
         cap = self.capacity
         data = self._data
         offset = head % cap
-        FRAME_HEADER.pack_into(data, offset, len(body), zlib.crc32(body))
+        FRAME_HEADER.pack_into(data, offset, len(body), crc)
         start = (offset + FRAME_HEADER.size) % cap
         first = min(len(body), cap - start)
         data[start : start + first] = body[:first]

@@ -62,7 +62,7 @@ class LoggerSettings:
     event_types: Iterable[str | EventType] | None = None
     flush_interval_s: float = 1.0
     max_file_bytes: int = 128 * MIB
-    ring_size_bytes: int = 64 * MIB
+    ring_size_bytes: int = 128 * MIB
     on_queue_full: str = "block"
     queue_full_timeout_s: float = 5.0
     max_event_bytes: int = 4 * MIB

@@ -1,8 +1,12 @@
 """How one record travels through the ring: versioned bytes, never pickle.
 
-A ring body is `u8 version | u32 meta length | meta | payload`:
-- `meta` is an orjson list of the typed columns, in `META_FIELDS` order, with the record's
-  partition path first;
+A ring body is `u8 version | u16 partition length | u32 meta length | partition | meta |
+payload`:
+- `partition` is the record's hive path in UTF-8 ("" for a flat directory): the writer
+  groups records by it without parsing anything else;
+- `meta` is one JSON object of the typed columns, keyed by column name (`META_FIELDS`; a
+  missing key is a null). It holds no raw newline (orjson writes compact JSON), so the writer
+  parses a whole batch of them as newline-delimited JSON in one call;
 - `payload` is the event's JSON envelope, copied into the `payload` column as is, so the writer
   never parses it.
 """
@@ -14,14 +18,13 @@ from typing import Any
 
 import orjson
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 SCHEMA_VERSION = 1
-_PREFIX = struct.Struct("<BI")
+_PREFIX = struct.Struct("<BHI")
+_MAX_PARTITION_BYTES = 0xFFFF
 
-# The order of the meta list. `partition` is the hive path of the record ("" for a flat
-# directory); the rest are output columns (see parquet_logger_daemon.schema).
+# The typed columns a meta object carries (see parquet_logger_daemon.schema for their types).
 META_FIELDS: tuple[str, ...] = (
-    "partition",
     "timestamp",
     "run_id",
     "parent_run_id",
@@ -43,35 +46,60 @@ META_FIELDS: tuple[str, ...] = (
     "schema_version",
 )
 
-
-def encode(meta: list[Any], payload: bytes) -> bytes:
-    """Pack a record for the ring. UUIDs in `meta` are written as strings by orjson."""
-    meta_bytes = orjson.dumps(meta)
-    return _PREFIX.pack(WIRE_VERSION, len(meta_bytes)) + meta_bytes + payload
+Body = bytes | memoryview
 
 
 class WireError(ValueError):
     """A ring body that is not a record of a known version."""
 
 
-def decode(body: bytes | memoryview) -> tuple[list[Any], bytes | memoryview]:
-    """Unpack a ring body into (meta list, payload JSON bytes); a view's payload is a view.
+def encode(partition: str, meta: dict[str, Any], payload: bytes) -> bytes:
+    """Pack a record for the ring. UUIDs in `meta` are written as strings by orjson.
 
     Raises:
-        WireError: unknown version, bad lengths, or meta that is not a list of the right size.
+        TypeError: a meta value orjson cannot write.
+        ValueError: a partition path longer than 65535 bytes.
+    """
+    part = partition.encode()
+    if len(part) > _MAX_PARTITION_BYTES:
+        raise ValueError(f"partition path of {len(part)} bytes is too long")
+    meta_bytes = orjson.dumps(meta)
+    return _PREFIX.pack(WIRE_VERSION, len(part), len(meta_bytes)) + part + meta_bytes + payload
+
+
+def split(body: Body) -> tuple[str, Body, Body]:
+    """Cut a ring body into (partition, meta JSON, payload JSON) without parsing the JSON; the
+    parts of a view are views.
+
+    Raises:
+        WireError: unknown version, bad lengths, or a partition that is not UTF-8.
     """
     if len(body) < _PREFIX.size:
         raise WireError(f"record of {len(body)} bytes is shorter than its prefix")
-    version, meta_len = _PREFIX.unpack_from(body)
+    version, part_len, meta_len = _PREFIX.unpack_from(body)
     if version != WIRE_VERSION:
         raise WireError(f"unknown record version {version}")
-    end = _PREFIX.size + meta_len
-    if end > len(body):
+    meta_start = _PREFIX.size + part_len
+    end = meta_start + meta_len
+    if end > len(body) or meta_len == 0:
         raise WireError("record meta runs past the end of the record")
     try:
-        meta = orjson.loads(memoryview(body)[_PREFIX.size : end])  # no copy of the slice
+        partition = str(body[_PREFIX.size : meta_start], "utf-8")
+    except UnicodeDecodeError:
+        raise WireError("record partition is not UTF-8") from None
+    return partition, body[meta_start:end], body[end:]
+
+
+def decode_meta(meta: Body) -> dict[str, Any]:
+    """Parse one meta object (the writer's slow path, and tests).
+
+    Raises:
+        WireError: not JSON, or not an object.
+    """
+    try:
+        parsed = orjson.loads(meta)
     except orjson.JSONDecodeError as exc:
         raise WireError(f"record meta is not JSON: {exc}") from None
-    if not isinstance(meta, list) or len(meta) != len(META_FIELDS):
-        raise WireError("record meta is not a list of the expected fields")
-    return meta, body[end:]
+    if not isinstance(parsed, dict):
+        raise WireError("record meta is not a JSON object")
+    return parsed

@@ -58,7 +58,7 @@ class Plan:
     fleet_reps: int
     read_back_repeats: int
     idle_s: float
-    sustain_warmup_runs: int  # enough for ours to wrap its 64 MiB ring (~3.8 KB/event) once
+    sustain_warmup_runs: int  # enough for ours to wrap its 128 MiB ring (~3.9 KB/event) once
     sustain_s: float
 
 
@@ -73,7 +73,7 @@ FULL = Plan(
     fleet_reps=2,
     read_back_repeats=3,
     idle_s=10.0,
-    sustain_warmup_runs=12_000,
+    sustain_warmup_runs=20_000,
     sustain_s=15.0,
 )
 QUICK = Plan(
@@ -87,7 +87,7 @@ QUICK = Plan(
     fleet_reps=1,
     read_back_repeats=1,
     idle_s=2.0,
-    sustain_warmup_runs=10_000,
+    sustain_warmup_runs=18_000,
     sustain_s=2.0,
 )
 

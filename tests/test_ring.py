@@ -44,7 +44,7 @@ def numbered(tag: int, seq: int) -> bytes:
     return body_for(tag, seq, 8 + (seq * 131 + tag * 17) % 1500)
 
 
-def parse_numbered(body: bytes) -> tuple[int, int]:
+def parse_numbered(body: bytes | memoryview) -> tuple[int, int]:
     tag, seq = struct.unpack_from("<II", body)
     return tag, seq
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+import orjson
+import pandas as pd
 import pytest
 
 from parquet_logger import ParquetLogger, wire
@@ -138,11 +143,8 @@ def test_a_payload_that_is_not_utf8_is_kept_readable(make_logger, log_dir):
     ring = Ring.attach(state)
     assert ring is not None
     lock = RingLock(state.ring_lock)
-    meta: list[object] = [None] * len(wire.META_FIELDS)
-    meta[wire.META_FIELDS.index("partition")] = ""
-    meta[wire.META_FIELDS.index("timestamp")] = 1_700_000_000_000_000
-    meta[wire.META_FIELDS.index("event_type")] = "custom"
-    body = wire.encode(meta, b'{"text":"caf\xe9"}')
+    meta = {"timestamp": 1_700_000_000_000_000, "event_type": "custom"}
+    body = wire.encode("", meta, b'{"text":"caf\xe9"}')
     assert ring.put(body, lock, 1.0)
     ring.close()
     lock.close()
@@ -155,6 +157,51 @@ def test_a_payload_that_is_not_utf8_is_kept_readable(make_logger, log_dir):
     assert foreign["payload"] == '{"text":"caf\\xe9"}'
     others = df[df["event_type"] != "custom"]["payload"].map(json.loads)
     assert all(p["event_type"] == "llm_start" for p in others)
+
+
+def raw_record(partition: str, meta_json: bytes, payload: bytes) -> bytes:
+    """A ring body with meta bytes exactly as given (a foreign or damaged producer)."""
+    prefix = struct.pack("<BHI", wire.WIRE_VERSION, len(partition), len(meta_json))
+    return prefix + partition.encode() + meta_json + payload
+
+
+def test_malformed_meta_objects_cost_only_their_own_fields(make_logger, log_dir):
+    """Foreign records whose typed fields are not JSON, of the wrong type, or spread over
+    lines are all kept; the batch they share with good records is written in full."""
+    logger = make_logger()
+    log_events(logger, 3)
+    state = StateDir.for_log_dir(log_dir)
+    ring = Ring.attach(state)
+    assert ring is not None
+    lock = RingLock(state.ring_lock)
+    today = f"date={datetime.now(UTC):%Y-%m-%d}"
+    ts = int(time.time() * 1e6)
+    foreign = [
+        raw_record(today, b"{not json", b'{"n":1}'),
+        raw_record(
+            today,
+            orjson.dumps({"timestamp": ts, "input_tokens": "many", "name": 7, "pid": 1.5}),
+            b'{"n":2}',
+        ),
+        raw_record(today, b'{"timestamp": %d,\n "event_type": "custom"}' % ts, b'{"n":3}'),
+    ]
+    for body in foreign:
+        assert ring.put(body, lock, 1.0)
+    ring.close()
+    lock.close()
+    log_events(logger, 3, prefix="later")
+    logger.flush(timeout=30)
+    df = read_rows(log_dir)
+    assert len(df) == 9
+    assert (df["event_type"] == "llm_start").sum() == 6
+    invalid = df[df["event_type"] == "invalid_record"]["payload"].map(json.loads)
+    assert len(invalid) == 1
+    assert "{not json" in invalid.iloc[0]["record"]
+    coerced = df[df["payload"] == '{"n":2}'].iloc[0]
+    assert pd.isna(coerced["input_tokens"])
+    assert coerced["name"] == "7"
+    assert pd.isna(coerced["pid"])
+    assert (df["event_type"] == "custom").sum() == 1
 
 
 def test_state_files_are_owner_only(make_logger, log_dir):
