@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
+import pyarrow as pa
 
 from parquet_logger import wire
 
@@ -17,9 +18,17 @@ INVALID_EVENT_TYPE = "invalid_record"
 @dataclass
 class PartitionBuffer:
     # Meta objects and payloads, as views into the ring until the records are committed
-    # (see Ring.read): nothing is parsed or copied before the batch becomes a table.
+    # (see Ring.read): nothing is parsed or copied before the records become a table.
     metas: list[wire.Body] = field(default_factory=list)
     payloads: list[wire.Body] = field(default_factory=list)
+    # Records already made into Arrow tables while producers were still publishing (see
+    # WriterService._seal), oldest first, and the record bytes they came from.
+    tables: list[pa.Table] = field(default_factory=list)
+    sealed_bytes: int = 0
+
+    @property
+    def rows(self) -> int:
+        return len(self.metas) + sum(t.num_rows for t in self.tables)
 
 
 class Buffers:
@@ -67,12 +76,18 @@ class Buffers:
         for partition, buf in taken.items():
             current = self.partitions.get(partition)
             if current is not None:
+                # Rows keep their order except across sealed and unsealed records (this
+                # rare path may put the ones read since before older unsealed ones).
+                buf.tables += current.tables
+                buf.sealed_bytes += current.sealed_bytes
                 buf.metas += current.metas
                 buf.payloads += current.payloads
             self.partitions[partition] = buf
         # Rare path (a failed write): recount rather than track the merge.
-        self.rows = sum(len(b.metas) for b in self.partitions.values())
-        self.nbytes = sum(len(p) for b in self.partitions.values() for p in b.payloads)
+        self.rows = sum(b.rows for b in self.partitions.values())
+        self.nbytes = sum(
+            b.sealed_bytes + sum(map(len, b.payloads)) for b in self.partitions.values()
+        )
 
 
 def _invalid_partition(like: str, now_us: int) -> str:

@@ -46,6 +46,7 @@ WRITE_RETRY_S = 1.0
 FLUSH_COALESCE_S = 0.05
 BUSY_BATCH = 256  # records per pass above which the writer does not pause
 TRICKLE_SLEEP_S = 0.005
+SEAL_ROWS = 2048  # buffered records of a partition made into a table ahead of the flush
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ class WriterService:
                 return EXIT_OK
             if self._flush_due(ring, now):
                 self._flush(ring)
+            else:
+                self._seal()
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
                 if self.config.exit_when_idle and self._remove_ring_if_unused(ring):
@@ -339,7 +342,10 @@ class WriterService:
         rows = 0
         try:
             for partition, buf in taken.items():
-                table = self._table(partition, buf)
+                tables = buf.tables
+                if buf.metas:
+                    tables = [*tables, self._table(partition, buf.metas, buf.payloads)]
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
                 final = self.state.log_dir / partition / self._namer.next_name()
                 files.append((partfile.write_tmp(table, final), final))
                 rows += table.num_rows
@@ -359,27 +365,37 @@ class WriterService:
         self.counters.files_written += len(files)
         return rows, [final for _, final in files]
 
-    def _table(self, partition: str, buf: PartitionBuffer) -> pa.Table:
+    def _seal(self) -> None:
+        """Make full chunks of buffered records into Arrow tables now, while producers are
+        still publishing, so that a flush has only the rest left to convert (a producer
+        waiting in flush() then waits for little more than compression and fsync)."""
+        for partition, buf in self._buffers.partitions.items():
+            if len(buf.metas) >= SEAL_ROWS:
+                buf.tables.append(self._table(partition, buf.metas, buf.payloads))
+                buf.sealed_bytes += sum(map(len, buf.payloads))
+                buf.metas, buf.payloads = [], []  # the ring views are no longer needed
+
+    def _table(self, partition: str, metas: list[wire.Body], payloads: list[wire.Body]) -> pa.Table:
         drop = frozenset(p.split("=", 1)[0] for p in partition.split("/") if p)
         try:
-            return build_table(buf.metas, buf.payloads, drop)
+            return build_table(metas, payloads, drop)
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
             # One malformed record must not sink the batch: parse record by record, keep a
             # meta that is not an object as an invalid_record row, coerce field types.
             self.counters.invalid_records += 1
             log.warning("coercing malformed records in %s: %s", partition or ".", exc)
-            metas, payloads = [], []
+            parsed, kept = [], []
             now_us = time.time_ns() // 1000
-            for meta_json, payload in zip(buf.metas, buf.payloads, strict=True):
+            for meta_json, payload in zip(metas, payloads, strict=True):
                 try:
                     meta = wire.decode_meta(meta_json)
                 except wire.WireError as bad:
                     whole = bytes(meta_json) + bytes(payload)
                     meta_json, payload = invalid_record(whole, str(bad), now_us)
                     meta = wire.decode_meta(meta_json)
-                metas.append(meta)
-                payloads.append(payload)
-            return build_table_sanitized(metas, payloads, drop)
+                parsed.append(meta)
+                kept.append(payload)
+            return build_table_sanitized(parsed, kept, drop)
 
     # ------------------------------------------------------------------ idle exit
     def _remove_ring_if_unused(self, ring: Ring) -> bool:
