@@ -48,8 +48,8 @@ from pydantic import BaseModel
 from parquet_logger.model_fields import dump_model
 from parquet_logger.redaction import REDACTED, redact_json, scrub
 
-# Dataclasses come to _default (orjson would encode them natively, past scrub).
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+# Dataclasses come to `default` (orjson would encode them natively, past scrub).
+OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 _MAX_REPR_CHARS = 1000
 _MAX_BYTES_RAW = 48 * 1024  # base64 of this is 64 KiB: enough to recognise the data
 _MAX_DEPTH = 200
@@ -76,7 +76,7 @@ def dumps(obj: object, max_bytes: int) -> tuple[bytes, int | None]:
     """
     try:
         try:
-            data = orjson.dumps(obj, default=_default, option=_OPTIONS)
+            data = orjson.dumps(obj, default=default, option=OPTIONS)
         except Exception:
             # The slow walk converts objects without scrub: redact its result as text.
             data = redact_json(_dumps_slow(obj))
@@ -112,7 +112,7 @@ def describe_exception(exc: BaseException) -> dict[str, object]:
     }
 
 
-def _default(obj: object) -> object:
+def default(obj: object) -> object:
     """orjson's hook for one object it cannot encode: return something it can (or recurse on),
     with secret values already replaced (see redaction.scrub)."""
     try:

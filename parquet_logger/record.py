@@ -90,13 +90,29 @@ class RecordBuilder:
         return encoded
 
     def _payload(self, head: dict[str, Any], raw: dict[str, Any], serialized: Any) -> bytes:
-        """`head` and `raw` are dumped apart, then joined as `{...head, "raw"}`; the cached
-        `serialized` JSON is spliced into `raw` as is.
+        """The envelope `{...head, "raw": {"serialized"?, ...raw}}` as JSON.
 
-        Secrets go before serialization (scrub walks keys, never the text). In `head` only
-        `data` holds callback arguments: `execution` is ids, tags (strings) and the start
-        event's metadata, a fragment scrubbed when the run started.
+        Usually one scrub walk and one orjson call (callers share objects between `data`
+        and `raw` as fragments, dumped once). An envelope over `max_event_bytes`, or one
+        orjson refuses, takes `_payload_in_parts`, which bounds each part on its own.
+        Secrets go before serialization (scrub walks keys, never the text); `execution` is
+        ids, tags (strings) and the start event's metadata, a fragment scrubbed when the run
+        started.
         """
+        if serialized is not _NOT_GIVEN:
+            raw = {"serialized": orjson.Fragment(self._serialized_of(serialized)), **raw}
+        try:
+            envelope = {**head, "data": scrub(head["data"]), "raw": scrub(raw)}
+            payload = orjson.dumps(envelope, default=jsonsafe.default, option=jsonsafe.OPTIONS)
+        except Exception:  # too deep for scrub, or an object orjson and its hook refuse
+            return self._payload_in_parts(head, raw)
+        if len(payload) <= self._max_event_bytes:
+            return payload
+        return self._payload_in_parts(head, raw)
+
+    def _payload_in_parts(self, head: dict[str, Any], raw: dict[str, Any]) -> bytes:
+        """`head` and `raw` dumped apart, each within its share of `max_event_bytes` (long
+        strings cut, with a `truncated` marker), then joined as `{...head, "raw"}`."""
         limit = self._max_event_bytes
         try:
             head["data"] = scrub(head["data"])
@@ -106,14 +122,8 @@ class RecordBuilder:
         head_json, head_cut = jsonsafe.dumps(head, limit // 2)
         if not scrubbed:
             head_json = redact_json(head_json)
-        prefix = b""
-        if serialized is not _NOT_GIVEN:
-            prefix = b'"serialized":' + self._serialized_of(serialized)
-        room = max(4096, limit - len(head_json) - len(prefix))
+        room = max(4096, limit - len(head_json))
         raw_json, raw_cut = _safe_dumps(raw, room)
-        if prefix:
-            rest = raw_json[1:]
-            raw_json = b"{" + prefix + (b"," + rest if rest != b"}" else b"}")
         payload = head_json[:-1] + b',"raw":' + raw_json + b"}"
         if head_cut is None and raw_cut is None:
             return payload
