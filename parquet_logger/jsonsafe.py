@@ -45,7 +45,7 @@ from types import ModuleType
 import orjson
 from pydantic import BaseModel
 
-from parquet_logger.model_fields import dump_model
+from parquet_logger.model_fields import dump_model, stored_fields
 from parquet_logger.redaction import REDACTED, redact_json, scrub
 
 # Dataclasses come to `default` (orjson would encode them natively, past scrub).
@@ -116,7 +116,8 @@ def default(obj: object) -> object:
     """orjson's hook for one object it cannot encode: return something it can (or recurse on),
     with secret values already replaced (see redaction.scrub)."""
     try:
-        return scrub(_convert(obj))
+        fields = stored_fields(obj)
+        return scrub(_convert(obj) if fields is None else fields)
     except Exception:
         return _opaque(obj)
 

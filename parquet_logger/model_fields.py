@@ -26,6 +26,16 @@ _SERIALIZING_KEYS = frozenset(
 _stored_values_dump: dict[type, bool] = {}
 
 
+def stored_fields(obj: object) -> dict[str, Any] | None:
+    """The dump of `obj` if it is a model of a class already known to dump as stored (the
+    hot path of serialization: no isinstance walk, no call into pydantic), else None."""
+    if _stored_values_dump.get(type(obj)):
+        extra = obj.__pydantic_extra__  # type: ignore[attr-defined]
+        fields: dict[str, Any] = obj.__dict__
+        return {**fields, **extra} if extra else fields
+    return None
+
+
 def dump_model(model: BaseModel) -> Any:
     """The python-mode `model_dump(serialize_as_any=True)` of `model`, one level deep: nested
     models are left as they are, for the caller's encoder to convert in turn.
