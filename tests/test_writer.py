@@ -204,6 +204,37 @@ def test_malformed_meta_objects_cost_only_their_own_fields(make_logger, log_dir)
     assert (df["event_type"] == "custom").sum() == 1
 
 
+def test_a_failed_write_is_retried_without_loss_or_duplicates(make_logger, log_dir):
+    """While the partition folder cannot be made (a file is in its way) the writer keeps
+    the records, sealed chunks included, and retries; once the way is clear every record
+    lands exactly once and the failure is counted in the status file."""
+    today = f"date={datetime.now(UTC):%Y-%m-%d}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    blocker = log_dir / today
+    blocker.write_bytes(b"not a folder")
+    logger = make_logger()
+    n = 5000  # more than two sealed chunks (2048 records each) plus a remainder
+    log_events(logger, n)
+    with pytest.raises(TimeoutError):
+        logger.flush(timeout=3)
+    status_file = StateDir.for_log_dir(log_dir).status
+
+    def write_errors() -> int:
+        try:
+            return int(orjson.loads(status_file.read_bytes()).get("write_errors", 0))
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return 0
+
+    wait_for(lambda: write_errors() >= 1, 10, "the failed write to be counted")
+    blocker.unlink()
+    log_events(logger, 10, prefix="after")
+    logger.flush(timeout=30)
+    df = read_rows(log_dir)
+    assert len(df) == n + 10
+    assert df["event_id"].is_unique
+    assert set(df["custom_id"]) == {f"e{i}" for i in range(n)} | {f"after{i}" for i in range(10)}
+
+
 def test_state_files_are_owner_only(make_logger, log_dir):
     """Ring, locks and state files are 0600, folders 0700; data files follow the umask."""
     logger = make_logger()
