@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
-import pyarrow as pa
 
 from parquet_logger import wire
 
-from .partfile import PARTITION_PATTERN
+from .partfile import PARTITION_PATTERN, PartWriter
 
 INVALID_EVENT_TYPE = "invalid_record"
 
@@ -21,14 +20,13 @@ class PartitionBuffer:
     # (see Ring.read): nothing is parsed or copied before the records become a table.
     metas: list[wire.Body] = field(default_factory=list)
     payloads: list[wire.Body] = field(default_factory=list)
-    # Records already made into Arrow tables while producers were still publishing (see
-    # WriterService._seal), oldest first, and the record bytes they came from.
-    tables: list[pa.Table] = field(default_factory=list)
-    sealed_bytes: int = 0
+    # The part file that records already made into row groups went to (see
+    # WriterService._seal); it keeps its temporary name until the flush publishes it.
+    file: PartWriter | None = None
 
     @property
     def rows(self) -> int:
-        return len(self.metas) + sum(t.num_rows for t in self.tables)
+        return len(self.metas) + (self.file.rows if self.file is not None else 0)
 
 
 class Buffers:
@@ -71,23 +69,12 @@ class Buffers:
         self.nbytes = 0
         return taken
 
-    def put_back(self, taken: dict[str, PartitionBuffer]) -> None:
-        """Return buffers whose write failed, ahead of anything read since."""
-        for partition, buf in taken.items():
-            current = self.partitions.get(partition)
-            if current is not None:
-                # Rows keep their order except across sealed and unsealed records (this
-                # rare path may put the ones read since before older unsealed ones).
-                buf.tables += current.tables
-                buf.sealed_bytes += current.sealed_bytes
-                buf.metas += current.metas
-                buf.payloads += current.payloads
-            self.partitions[partition] = buf
-        # Rare path (a failed write): recount rather than track the merge.
-        self.rows = sum(b.rows for b in self.partitions.values())
-        self.nbytes = sum(
-            b.sealed_bytes + sum(map(len, b.payloads)) for b in self.partitions.values()
-        )
+    def discard(self) -> None:
+        """Drop everything, part files in the making included (their records are still in
+        the ring, uncommitted: the writer reads them again)."""
+        for buf in self.take().values():
+            if buf.file is not None:
+                buf.file.abort()
 
 
 def _invalid_partition(like: str, now_us: int) -> str:

@@ -7,6 +7,7 @@ most a .tmp file, which the next writer removes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -40,29 +41,58 @@ class PartNamer:
         return f"part-{stamp}-{self._host}-{self._pid}-{next(self._seq):06d}.parquet"
 
 
-def write_tmp(table: pa.Table, final: Path) -> Path:
-    """Write `table` next to `final` under its temporary name, fsynced; return that path."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp")
-    dictionary = [c for c in DICTIONARY_COLUMNS if c in table.column_names]
-    try:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            compression_level=3,
-            use_dictionary=dictionary,
-            write_statistics=True,
-        )
-        fd = os.open(tmp, os.O_RDONLY)
+class PartWriter:
+    """One part file in the making: tables are appended as row groups while records arrive,
+    so that a flush only adds the last one, writes the footer and fsyncs.
+
+    The file keeps its temporary name until `publish`; `abort` removes it.
+    """
+
+    def __init__(self, final: Path, schema: pa.Schema) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.final = final
+        self.tmp = final.with_name(f".{final.name}.tmp")
+        self.rows = 0
+        dictionary = [c for c in DICTIONARY_COLUMNS if c in schema.names]
+        try:
+            self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+                self.tmp,
+                schema,
+                compression="zstd",
+                compression_level=3,
+                use_dictionary=dictionary,
+                write_statistics=True,
+            )
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+
+    def write(self, table: pa.Table) -> None:
+        """Append `table` (of the file's schema) as a row group."""
+        assert self._writer is not None, "write after finish"
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def finish(self) -> Path:
+        """Write the footer and fsync; return the temporary path, ready to publish."""
+        assert self._writer is not None, "finish twice"
+        writer, self._writer = self._writer, None
+        writer.close()
+        fd = os.open(self.tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+        return self.tmp
+
+    def abort(self) -> None:
+        """Drop the file, finished or not; never raises."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
 
 
 def publish(tmp: Path, final: Path) -> None:

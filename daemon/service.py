@@ -46,7 +46,7 @@ WRITE_RETRY_S = 1.0
 FLUSH_COALESCE_S = 0.05
 BUSY_BATCH = 256  # records per pass above which the writer does not pause
 TRICKLE_SLEEP_S = 0.005
-SEAL_ROWS = 2048  # buffered records of a partition made into a table ahead of the flush
+SEAL_ROWS = 2048  # buffered records of a partition written as a row group ahead of a flush
 
 
 @dataclass(frozen=True)
@@ -205,8 +205,8 @@ class WriterService:
                 return EXIT_OK
             if self._flush_due(ring, now):
                 self._flush(ring)
-            else:
-                self._seal()
+            elif now >= self._write_blocked_until:
+                self._seal(ring)
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
                 if self.config.exit_when_idle and self._remove_ring_if_unused(ring):
@@ -298,9 +298,10 @@ class WriterService:
         return True
 
     def _flush(self, ring: Ring) -> bool:
-        """Write every buffered partition to a part file, then commit the ring.
+        """Finish every buffered partition's part file, then commit the ring.
 
-        Returns False when the write failed (the records stay buffered and in the ring).
+        Returns False when the write failed (the records are then read again from the ring,
+        where they stay until committed).
         """
         end = self._read_pos
         if end == ring.committed:
@@ -311,11 +312,8 @@ class WriterService:
             written, files = self._write_partitions(ring, taken, end)
             spooled = self._spool_files(files)
         except OSError as exc:
-            self._buffers.put_back(taken)
-            self.counters.write_errors += 1
-            self.counters.last_error = f"{type(exc).__name__}: {exc}"
-            self._write_blocked_until = time.monotonic() + WRITE_RETRY_S
-            log.error("writing part files failed (kept in memory, retrying): %s", exc)
+            self._buffers.partitions = taken  # so that discard() drops their files too
+            self._write_failed(ring, exc)
             return False
         ring.commit(end)
         self._oldest_unwritten_at = None
@@ -325,6 +323,17 @@ class WriterService:
         self.counters.flushes += 1
         self.counters.last_flush_ns = time.time_ns()
         return True
+
+    def _write_failed(self, ring: Ring, exc: OSError) -> None:
+        """Drop what is buffered and part files in the making, and read the uncommitted
+        records again from the ring once the retry delay has passed."""
+        self._buffers.discard()
+        self._read_pos = ring.committed
+        self._oldest_unwritten_at = None
+        self.counters.write_errors += 1
+        self.counters.last_error = f"{type(exc).__name__}: {exc}"
+        self._write_blocked_until = time.monotonic() + WRITE_RETRY_S
+        log.error("writing part files failed (records stay in the ring, retrying): %s", exc)
 
     def _spool_files(self, files: list[Path]) -> list[SpoolEntry]:
         """Record the upload of each file before the ring is committed past its records."""
@@ -338,42 +347,49 @@ class WriterService:
     def _write_partitions(
         self, ring: Ring, taken: dict[str, PartitionBuffer], end: int
     ) -> tuple[int, list[Path]]:
-        files: list[tuple[Path, Path]] = []
-        rows = 0
+        files: list[partfile.PartWriter] = []
         try:
             for partition, buf in taken.items():
-                tables = buf.tables
                 if buf.metas:
-                    tables = [*tables, self._table(partition, buf.metas, buf.payloads)]
-                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-                final = self.state.log_dir / partition / self._namer.next_name()
-                files.append((partfile.write_tmp(table, final), final))
-                rows += table.num_rows
+                    self._append(partition, buf, self._table(partition, buf.metas, buf.payloads))
+                    buf.metas, buf.payloads = [], []
+                if buf.file is not None:
+                    files.append(buf.file)
+                    buf.file.finish()
             if files:
                 entry = journal.JournalEntry(
-                    ring.ring_id, end, [(str(t), str(f)) for t, f in files]
+                    ring.ring_id, end, [(str(f.tmp), str(f.final)) for f in files]
                 )
                 journal.write(self.state.journal, entry)
         except BaseException:
-            for tmp, _ in files:
-                tmp.unlink(missing_ok=True)
+            for buf in taken.values():
+                if buf.file is not None:
+                    buf.file.abort()
             raise
-        for tmp, final in files:
-            partfile.publish(tmp, final)
-        for folder in {final.parent for _, final in files}:
+        for part in files:
+            partfile.publish(part.tmp, part.final)
+        for folder in {part.final.parent for part in files}:
             fsync_dir(folder)
         self.counters.files_written += len(files)
-        return rows, [final for _, final in files]
+        return sum(part.rows for part in files), [part.final for part in files]
 
-    def _seal(self) -> None:
-        """Make full chunks of buffered records into Arrow tables now, while producers are
-        still publishing, so that a flush has only the rest left to convert (a producer
-        waiting in flush() then waits for little more than compression and fsync)."""
-        for partition, buf in self._buffers.partitions.items():
-            if len(buf.metas) >= SEAL_ROWS:
-                buf.tables.append(self._table(partition, buf.metas, buf.payloads))
-                buf.sealed_bytes += sum(map(len, buf.payloads))
-                buf.metas, buf.payloads = [], []  # the ring views are no longer needed
+    def _seal(self, ring: Ring) -> None:
+        """Write full chunks of buffered records as row groups now, while producers are
+        still publishing, so that a flush has only the rest left (a producer waiting in
+        flush() then waits for little more than the last chunk, the footer and fsync)."""
+        try:
+            for partition, buf in self._buffers.partitions.items():
+                if len(buf.metas) >= SEAL_ROWS:
+                    self._append(partition, buf, self._table(partition, buf.metas, buf.payloads))
+                    buf.metas, buf.payloads = [], []  # the ring views are no longer needed
+        except OSError as exc:
+            self._write_failed(ring, exc)
+
+    def _append(self, partition: str, buf: PartitionBuffer, table: pa.Table) -> None:
+        if buf.file is None:
+            final = self.state.log_dir / partition / self._namer.next_name()
+            buf.file = partfile.PartWriter(final, table.schema)
+        buf.file.write(table)
 
     def _table(self, partition: str, metas: list[wire.Body], payloads: list[wire.Body]) -> pa.Table:
         drop = frozenset(p.split("=", 1)[0] for p in partition.split("/") if p)
