@@ -24,10 +24,6 @@ class PartitionBuffer:
     # WriterService._seal); it keeps its temporary name until the flush publishes it.
     file: PartWriter | None = None
 
-    @property
-    def rows(self) -> int:
-        return len(self.metas) + (self.file.rows if self.file is not None else 0)
-
 
 class Buffers:
     """Per-partition buffers; a record that cannot be decoded is kept as an `invalid_record`
