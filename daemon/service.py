@@ -26,9 +26,9 @@ from parquet_logger.s3config import S3Config
 from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_private
 
 from . import journal, partfile
-from .buffers import Buffers, PartitionBuffer, invalid_record
-from .schema import build_table, build_table_sanitized
+from .buffers import Buffers, PartitionBuffer
 from .spool import Spool, SpoolEntry
+from .tables import partition_table
 from .upload import Uploader, key_for
 
 log = logging.getLogger("parquet_logger_daemon")
@@ -392,26 +392,10 @@ class WriterService:
         buf.file.write(table)
 
     def _table(self, partition: str, metas: list[wire.Body], payloads: list[wire.Body]) -> pa.Table:
-        drop = frozenset(p.split("=", 1)[0] for p in partition.split("/") if p)
-        try:
-            return build_table(metas, payloads, drop)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
-            # One malformed record must not sink the batch: parse record by record, keep a
-            # meta that is not an object as an invalid_record row, coerce field types.
+        table, malformed = partition_table(partition, metas, payloads)
+        if malformed:
             self.counters.invalid_records += 1
-            log.warning("coercing malformed records in %s: %s", partition or ".", exc)
-            parsed, kept = [], []
-            now_us = time.time_ns() // 1000
-            for meta_json, payload in zip(metas, payloads, strict=True):
-                try:
-                    meta = wire.decode_meta(meta_json)
-                except wire.WireError as bad:
-                    whole = bytes(meta_json) + bytes(payload)
-                    meta_json, payload = invalid_record(whole, str(bad), now_us)
-                    meta = wire.decode_meta(meta_json)
-                parsed.append(meta)
-                kept.append(payload)
-            return build_table_sanitized(parsed, kept, drop)
+        return table
 
     # ------------------------------------------------------------------ idle exit
     def _remove_ring_if_unused(self, ring: Ring) -> bool:
