@@ -114,20 +114,34 @@ def test_stale_tmp_files_are_removed(make_logger, log_dir):
     assert len(read_rows(log_dir)) == 5
 
 
-def test_garbage_in_the_ring_is_kept_as_invalid_records(make_logger, log_dir):
-    """A record that is not valid wire format becomes an `invalid_record` row; the rest land."""
-    logger = make_logger()
+def foreign_records_among_events(
+    logger: ParquetLogger, log_dir: Path, bodies: list[bytes]
+) -> pd.DataFrame:
+    """Put `bodies` on the ring as a foreign producer would, between 3 events and 3 more of
+    `logger`; flush and return every row read back."""
     log_events(logger, 3)
     state = StateDir.for_log_dir(log_dir)
     ring = Ring.attach(state)
     assert ring is not None
     lock = RingLock(state.ring_lock)
-    assert ring.put(b"\x07not a record at all", lock, 1.0)
+    for body in bodies:
+        assert ring.put(body, lock, 1.0)
     ring.close()
     lock.close()
     log_events(logger, 3, prefix="later")
     logger.flush(timeout=30)
-    df = read_rows(log_dir)
+    return read_rows(log_dir)
+
+
+def raw_record(partition: str, meta_json: bytes, payload: bytes) -> bytes:
+    """A ring body with meta bytes exactly as given (a foreign or damaged producer)."""
+    prefix = struct.pack("<BHI", wire.WIRE_VERSION, len(partition), len(meta_json))
+    return prefix + partition.encode() + meta_json + payload
+
+
+def test_garbage_in_the_ring_is_kept_as_invalid_records(make_logger, log_dir):
+    """A record that is not valid wire format becomes an `invalid_record` row; the rest land."""
+    df = foreign_records_among_events(make_logger(), log_dir, [b"\x07not a record at all"])
     assert len(df) == 7
     bad = df[df["event_type"] == "invalid_record"]
     assert len(bad) == 1
@@ -137,20 +151,9 @@ def test_garbage_in_the_ring_is_kept_as_invalid_records(make_logger, log_dir):
 def test_a_payload_that_is_not_utf8_is_kept_readable(make_logger, log_dir):
     """A well-framed record whose payload is not UTF-8 (a foreign producer) is written with
     its text escaped and the error named; its neighbours in the same file are untouched."""
-    logger = make_logger()
-    log_events(logger, 3)
-    state = StateDir.for_log_dir(log_dir)
-    ring = Ring.attach(state)
-    assert ring is not None
-    lock = RingLock(state.ring_lock)
     meta = {"timestamp": 1_700_000_000_000_000, "event_type": "custom"}
     body = wire.encode("", meta, b'{"text":"caf\xe9"}')
-    assert ring.put(body, lock, 1.0)
-    ring.close()
-    lock.close()
-    log_events(logger, 3, prefix="later")
-    logger.flush(timeout=30)
-    df = read_rows(log_dir)
+    df = foreign_records_among_events(make_logger(), log_dir, [body])
     assert len(df) == 7
     foreign = df[df["event_type"] == "custom"]["payload"].map(json.loads).iloc[0]
     assert "utf-8" in foreign["$invalid_utf8"]
@@ -159,21 +162,9 @@ def test_a_payload_that_is_not_utf8_is_kept_readable(make_logger, log_dir):
     assert all(p["event_type"] == "llm_start" for p in others)
 
 
-def raw_record(partition: str, meta_json: bytes, payload: bytes) -> bytes:
-    """A ring body with meta bytes exactly as given (a foreign or damaged producer)."""
-    prefix = struct.pack("<BHI", wire.WIRE_VERSION, len(partition), len(meta_json))
-    return prefix + partition.encode() + meta_json + payload
-
-
 def test_malformed_meta_objects_cost_only_their_own_fields(make_logger, log_dir):
     """Foreign records whose typed fields are not JSON, of the wrong type, or spread over
     lines are all kept; the batch they share with good records is written in full."""
-    logger = make_logger()
-    log_events(logger, 3)
-    state = StateDir.for_log_dir(log_dir)
-    ring = Ring.attach(state)
-    assert ring is not None
-    lock = RingLock(state.ring_lock)
     today = f"date={datetime.now(UTC):%Y-%m-%d}"
     ts = int(time.time() * 1e6)
     foreign = [
@@ -185,13 +176,7 @@ def test_malformed_meta_objects_cost_only_their_own_fields(make_logger, log_dir)
         ),
         raw_record(today, b'{"timestamp": %d,\n "event_type": "custom"}' % ts, b'{"n":3}'),
     ]
-    for body in foreign:
-        assert ring.put(body, lock, 1.0)
-    ring.close()
-    lock.close()
-    log_events(logger, 3, prefix="later")
-    logger.flush(timeout=30)
-    df = read_rows(log_dir)
+    df = foreign_records_among_events(make_logger(), log_dir, foreign)
     assert len(df) == 9
     assert (df["event_type"] == "llm_start").sum() == 6
     invalid = df[df["event_type"] == "invalid_record"]["payload"].map(json.loads)
