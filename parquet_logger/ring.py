@@ -54,7 +54,9 @@ from pathlib import Path
 from parquet_logger.statedir import StateDir, open_private
 
 MAGIC = int.from_bytes(b"PQLRING1", "little")
-LAYOUT_VERSION = 1
+# Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
+# a writer of different versions must not share a ring. 2: wire v2 records, upload words.
+LAYOUT_VERSION = 2
 HEADER_SIZE = 4096
 FRAME_HEADER = struct.Struct("<II")
 MIN_CAPACITY = 64 * 1024
@@ -154,9 +156,18 @@ class Ring:
         os.close(fd)
         view = memoryview(self._mmap)
         self._words = view[:HEADER_SIZE].cast("Q")
-        if self._words[_MAGIC] != MAGIC or self._words[_VERSION] != LAYOUT_VERSION:
+        if self._words[_MAGIC] != MAGIC:
             self._release_views(view)
-            raise RingError(f"{path} is not a parquet-logger ring of layout {LAYOUT_VERSION}")
+            raise RingError(f"{path} is not a parquet-logger ring")
+        if self._words[_VERSION] != LAYOUT_VERSION:
+            found = int(self._words[_VERSION])
+            self._release_views(view)
+            raise RingError(
+                f"{path} is a ring of layout {found}, this parquet-logger uses layout "
+                f"{LAYOUT_VERSION}: a writer of another version serves this directory. Stop "
+                "it (parquet-logger-daemon stop --dir ...) and start this version's; remove "
+                "the file only if no writer runs (records in it not yet written are lost)"
+            )
         self.capacity = int(self._words[_CAPACITY])
         if HEADER_SIZE + self.capacity > size or self.capacity % 8:
             self._release_views(view)

@@ -23,7 +23,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 import parquet_logger.statedir
-from parquet_logger.ring import HEADER_SIZE, MIN_CAPACITY, Ring, RingError, RingLock, frame_size
+from parquet_logger.ring import (
+    HEADER_SIZE,
+    LAYOUT_VERSION,
+    MIN_CAPACITY,
+    Ring,
+    RingError,
+    RingLock,
+    frame_size,
+)
 from parquet_logger.statedir import SHM_ROOT, StateDir
 from tests.support import wait_for
 
@@ -445,6 +453,18 @@ def test_foreign_file_is_not_attached(state: StateDir, size: int) -> None:
     state.shm_ring.write_bytes(bytes(size))
     os.chmod(state.shm_ring, 0o600)
     with pytest.raises(RingError):
+        Ring.attach(state)
+
+
+def test_a_ring_of_another_layout_is_refused_with_what_to_do(state: StateDir) -> None:
+    """A ring made by another version of the package (another layout) is not attached:
+    the error names both layouts and how to get going again."""
+    ring = Ring.create_or_attach(state, CAPACITY)
+    ring.set_word(1, LAYOUT_VERSION - 1)  # word 1: the layout version
+    ring.close()
+    with pytest.raises(
+        RingError, match=rf"layout {LAYOUT_VERSION - 1}.*layout {LAYOUT_VERSION}.*stop"
+    ):
         Ring.attach(state)
 
 
