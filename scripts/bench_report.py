@@ -95,6 +95,7 @@ def hot_path_figures(hot: dict[str, Any]) -> list[Figure]:
         fig("hot path: caller latency p50", "us", "latency.p50_us"),
         fig("hot path: caller latency p99", "us", "latency.p99_us"),
         fig("hot path: caller latency p99.9", "us", "latency.p999_us", ratio_le(20)),
+        fig("  p99.9 of a bare loop as long as the median call", "us", "floor.p999_us"),
         fig("hot path: caller latency max", "us", "latency.max_us"),
         fig("hot path: events/s until durable", "ev/s", "events_per_s"),
         fig("hot path: bytes per event on disk", "B", "found.bytes_per_event"),
