@@ -28,6 +28,7 @@ from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_pri
 from . import journal, partfile
 from .buffers import Buffers, PartitionBuffer
 from .spool import Spool, SpoolEntry
+from .status import Counters, WriterReport, write_settings, write_status
 from .tables import partition_table
 from .upload import Uploader, key_for
 
@@ -60,19 +61,6 @@ class WriterConfig:
     exit_when_idle: bool = False
     s3: S3Config | None = None
     upload_drain_s: float = 30.0  # how long a stopping writer waits for queued uploads
-
-
-@dataclass
-class Counters:
-    received: int = 0
-    written: int = 0
-    invalid_records: int = 0
-    corrupt_frames: int = 0
-    files_written: int = 0
-    flushes: int = 0
-    write_errors: int = 0
-    last_flush_ns: int = 0
-    last_error: str = ""
 
 
 class WriterService:
@@ -119,7 +107,7 @@ class WriterService:
 
     def _run_locked(self) -> int:
         ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
-        self._write_settings()
+        write_settings(self.state, self.config.s3)
         if self.config.s3 is not None:
             self._spool = Spool(self.state.root / "spool")
         self._recover(ring)
@@ -428,48 +416,13 @@ class WriterService:
             log.error("could not record the upload failure's detail: %s", exc)
         ring.set_word(ring_layout.UPLOAD_FAILURES, ring.word(ring_layout.UPLOAD_FAILURES) + 1)
 
-    # ------------------------------------------------------------------ status
-    def _write_settings(self) -> None:
-        """writer.json: what this writer does, for loggers that attach to it."""
-        s3 = self.config.s3
-        settings = {"pid": os.getpid(), "s3_target": s3.target if s3 else None}
-        write_private(self.state.writer_settings, orjson.dumps(settings))
-
     def _write_status(self, ring: Ring, running: bool) -> None:
-        stats = ring.stats()
-        c = self.counters
-        status = {
-            "running": running,
-            "pid": os.getpid(),
-            "started_ns": self._started_ns,
-            "updated_ns": time.time_ns(),
-            "log_dir": str(self.state.log_dir),
-            "events_received": c.received,
-            "events_written": c.written,
-            "invalid_records": c.invalid_records + self._buffers.invalid,
-            "corrupt_frames": c.corrupt_frames,
-            "files_written": c.files_written,
-            "flushes": c.flushes,
-            "write_errors": c.write_errors,
-            "last_error": c.last_error,
-            "last_flush_ns": c.last_flush_ns,
-            "events_dropped": stats.dropped_events,
-            "ring_capacity": stats.capacity,
-            "ring_fill": stats.fill,
-            "ring_high_water": stats.high_water,
-            "ring_path": str(ring.path),
-        }
-        uploader = self._uploader
-        if uploader is not None and self.config.s3 is not None:
-            status.update(
-                s3_target=self.config.s3.target,
-                files_pending_upload=uploader.pending,
-                files_uploaded=uploader.counters.uploaded,
-                upload_failures=uploader.counters.failed,
-                upload_retries=uploader.counters.retries,
-                last_upload_error=uploader.counters.last_error,
-            )
-        try:
-            write_private(self.state.status, orjson.dumps(status))
-        except OSError as exc:
-            log.debug("status file not written: %s", exc)
+        write_status(
+            self.state,
+            WriterReport(
+                running, self._started_ns, self.counters, self._buffers.invalid, ring.stats()
+            ),
+            ring.path,
+            self.config.s3,
+            self._uploader,
+        )
