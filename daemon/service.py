@@ -17,10 +17,8 @@ from pathlib import Path
 from types import FrameType
 
 import orjson
-import pyarrow as pa
 
 from parquet_logger import ring as ring_layout
-from parquet_logger import wire
 from parquet_logger.ring import Ring
 from parquet_logger.s3config import S3Config
 from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_private
@@ -300,8 +298,7 @@ class WriterService:
             written, files = self._write_partitions(ring, taken, end)
             spooled = self._spool_files(files)
         except OSError as exc:
-            self._buffers.partitions = taken  # so that discard() drops their files too
-            self._write_failed(ring, exc)
+            self._write_failed(ring, exc)  # _write_partitions dropped the taken files
             return False
         ring.commit(end)
         self._oldest_unwritten_at = None
@@ -339,8 +336,7 @@ class WriterService:
         try:
             for partition, buf in taken.items():
                 if buf.metas:
-                    self._append(partition, buf, self._table(partition, buf.metas, buf.payloads))
-                    buf.metas, buf.payloads = [], []
+                    self._write_pending(partition, buf)
                 if buf.file is not None:
                     files.append(buf.file)
                     buf.file.finish()
@@ -368,22 +364,21 @@ class WriterService:
         try:
             for partition, buf in self._buffers.partitions.items():
                 if len(buf.metas) >= SEAL_ROWS:
-                    self._append(partition, buf, self._table(partition, buf.metas, buf.payloads))
-                    buf.metas, buf.payloads = [], []  # the ring views are no longer needed
+                    self._write_pending(partition, buf)
         except OSError as exc:
             self._write_failed(ring, exc)
 
-    def _append(self, partition: str, buf: PartitionBuffer, table: pa.Table) -> None:
+    def _write_pending(self, partition: str, buf: PartitionBuffer) -> None:
+        """The partition's buffered records as one row group of its part file (opened on
+        first use); their ring views are dropped."""
+        table, malformed = partition_table(partition, buf.metas, buf.payloads)
+        if malformed:
+            self.counters.invalid_records += 1
         if buf.file is None:
             final = self.state.log_dir / partition / self._namer.next_name()
             buf.file = partfile.PartWriter(final, table.schema)
         buf.file.write(table)
-
-    def _table(self, partition: str, metas: list[wire.Body], payloads: list[wire.Body]) -> pa.Table:
-        table, malformed = partition_table(partition, metas, payloads)
-        if malformed:
-            self.counters.invalid_records += 1
-        return table
+        buf.metas, buf.payloads = [], []
 
     # ------------------------------------------------------------------ idle exit
     def _remove_ring_if_unused(self, ring: Ring) -> bool:

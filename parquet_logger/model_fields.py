@@ -43,13 +43,11 @@ def dump_model(model: BaseModel) -> Any:
     Raises whatever `model_dump` raises, for a class that needs it.
     """
     cls = type(model)
-    plain = _stored_values_dump.get(cls)
-    if plain is None:
-        plain = _stored_values_dump[cls] = _dumps_as_stored(cls)
-    if plain:
-        extra = model.__pydantic_extra__
-        fields = model.__dict__
-        return {**fields, **extra} if extra else fields
+    if cls not in _stored_values_dump:
+        _stored_values_dump[cls] = _dumps_as_stored(cls)
+    fields = stored_fields(model)
+    if fields is not None:
+        return fields
     # serialize_as_any: ChatGeneration.message is declared BaseMessage, and without it an
     # AIMessage loses usage_metadata and tool_calls. warnings=False: a logger must not print
     # a pydantic warning on every event.
