@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from parquet_logger import wire
+from parquet_logger.transport import wire
 
 from .partfile import PARTITION_PATTERN, PartWriter
 

@@ -9,7 +9,7 @@ import sys
 import orjson
 
 from parquet_logger.s3config import S3Config
-from parquet_logger.statedir import StateDir
+from parquet_logger.transport.statedir import StateDir
 
 from . import control
 from .service import EXIT_ERROR, WriterConfig, WriterService

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from parquet_logger.ring import Ring, RingLock
-from parquet_logger.statedir import StateDir, read_json_object
-from parquet_logger.writer_launch import writer_alive
+from parquet_logger.transport.ring import Ring, RingLock
+from parquet_logger.transport.statedir import StateDir, read_json_object
+from parquet_logger.transport.writer_launch import writer_alive
 
 EXIT_RUNNING = 0
 EXIT_FAILED = 1

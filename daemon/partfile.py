@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from parquet_logger.statedir import host_name
+from parquet_logger.transport.statedir import host_name
 
 from .schema import DICTIONARY_COLUMNS
 

@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pj
 
-from parquet_logger.wire import META_FIELDS, Body
+from parquet_logger.transport.wire import META_FIELDS, Body
 
 # Column order: the seven columns of the package users come from, then typed columns.
 SCHEMA = pa.schema(

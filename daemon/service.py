@@ -18,10 +18,10 @@ from types import FrameType
 
 import orjson
 
-from parquet_logger import ring as ring_layout
-from parquet_logger.ring import Ring
 from parquet_logger.s3config import S3Config
-from parquet_logger.statedir import StateDir, fsync_dir, open_private, write_private
+from parquet_logger.transport import ring as ring_layout
+from parquet_logger.transport.ring import Ring
+from parquet_logger.transport.statedir import StateDir, fsync_dir, open_private, write_private
 
 from . import journal, partfile
 from .buffers import Buffers, PartitionBuffer

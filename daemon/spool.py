@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from parquet_logger.statedir import fsync_dir, write_private
+from parquet_logger.transport.statedir import fsync_dir, write_private
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 
-from parquet_logger.ring import RingStats
 from parquet_logger.s3config import S3Config
-from parquet_logger.statedir import StateDir, write_private
+from parquet_logger.transport.ring import RingStats
+from parquet_logger.transport.statedir import StateDir, write_private
 
 from .upload import Uploader
 

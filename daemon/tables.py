@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from parquet_logger import wire
+from parquet_logger.transport import wire
 
 from .buffers import invalid_record
 from .schema import build_table, build_table_sanitized

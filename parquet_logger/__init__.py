@@ -11,26 +11,26 @@ only logs does not load pandas, tenacity or tqdm.
 import importlib
 from typing import Any
 
+from parquet_logger.capture.events import EventType
+from parquet_logger.capture.handler import ParquetLogger
+from parquet_logger.capture.tagging import with_tags
 from parquet_logger.errors import ParquetLoggerError, S3UploadError
-from parquet_logger.events import EventType
-from parquet_logger.handler import ParquetLogger
 from parquet_logger.s3config import S3Config
-from parquet_logger.tagging import with_tags
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "batch_run": "parquet_logger.batch",
-    "RowTimeoutError": "parquet_logger.batch",
-    "WorkerCrashedError": "parquet_logger.batch_workers",
-    "batch_process": "parquet_logger.jobs",
-    "JobConfig": "parquet_logger.batch_config",
-    "StorageConfig": "parquet_logger.batch_config",
-    "ProcessingConfig": "parquet_logger.batch_config",
-    "ColumnConfig": "parquet_logger.batch_config",
-    "LLMConfig": "parquet_logger.batch_config",
-    "retrieve_background_responses": "parquet_logger.retrieval",
-    "RetrievalAbortedError": "parquet_logger.retrieval",
+    "batch_run": "parquet_logger.batch.runner",
+    "RowTimeoutError": "parquet_logger.batch.runner",
+    "WorkerCrashedError": "parquet_logger.batch.processes",
+    "batch_process": "parquet_logger.batch.jobs",
+    "JobConfig": "parquet_logger.batch.config",
+    "StorageConfig": "parquet_logger.batch.config",
+    "ProcessingConfig": "parquet_logger.batch.config",
+    "ColumnConfig": "parquet_logger.batch.config",
+    "LLMConfig": "parquet_logger.batch.config",
+    "retrieve_background_responses": "parquet_logger.retrieval.runner",
+    "RetrievalAbortedError": "parquet_logger.retrieval.runner",
 }
 
 

@@ -267,7 +267,7 @@ class Lab:
 def leaked_rings(root: Path) -> list[Path]:
     """Shared-memory rings of our log directories under `root` that still exist (a writer
     removes its ring when it exits; one that never ran leaves it)."""
-    from parquet_logger.statedir import StateDir
+    from parquet_logger.transport.statedir import StateDir
 
     found = []
     for state_folder in root.glob(f"*/{STATE_FOLDER}"):

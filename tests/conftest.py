@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from parquet_logger import ParquetLogger
-from parquet_logger.statedir import STATE_FOLDER, StateDir
+from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests.support import stop_writer
 
 

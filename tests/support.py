@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 from parquet_logger_daemon import control
 
-from parquet_logger.statedir import SHM_ROOT, StateDir, read_json_object
+from parquet_logger.transport.statedir import SHM_ROOT, StateDir, read_json_object
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parquet_logger.job_paths import (
+from parquet_logger.batch.job_paths import (
     DEFAULT_PATH_TEMPLATE,
     JobNames,
     local_dir,

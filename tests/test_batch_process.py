@@ -20,18 +20,18 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger import jobs as jobs_module
-from parquet_logger.batch import batch_run
-from parquet_logger.batch_config import (
+from parquet_logger.batch import jobs as jobs_module
+from parquet_logger.batch.config import (
     ColumnConfig,
     JobConfig,
     LLMConfig,
     ProcessingConfig,
     StorageConfig,
 )
-from parquet_logger.job_paths import safe_segment
-from parquet_logger.jobs import DEFAULT_OPENAI_MODEL, batch_process
-from parquet_logger.statedir import STATE_FOLDER, StateDir
+from parquet_logger.batch.job_paths import safe_segment
+from parquet_logger.batch.jobs import DEFAULT_OPENAI_MODEL, batch_process
+from parquet_logger.batch.runner import batch_run
+from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests import fake_openai
 from tests.support import read_rows, stop_writer
 

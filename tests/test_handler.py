@@ -27,7 +27,7 @@ from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from parquet_logger import EventType, ParquetLogger, with_tags
-from parquet_logger.statedir import StateDir
+from parquet_logger.transport.statedir import StateDir
 from tests.support import read_rows, stop_writer
 
 

@@ -21,8 +21,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from pydantic import BaseModel, SecretStr
 
-from parquet_logger import jsonsafe
-from parquet_logger.jsonsafe import describe_exception, dumps
+from parquet_logger.encode import safe_json as jsonsafe
+from parquet_logger.encode.safe_json import describe_exception, dumps
 
 MB = 1024 * 1024
 

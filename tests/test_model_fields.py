@@ -21,8 +21,8 @@ from pydantic import (
     model_serializer,
 )
 
-from parquet_logger import jsonsafe
-from parquet_logger.model_fields import dump_model
+from parquet_logger.encode import safe_json as jsonsafe
+from parquet_logger.encode.model_fields import dump_model
 
 
 def via_model_dump(obj: object) -> Any:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from langchain_core.load import dumpd
 from langchain_core.load.serializable import Serializable
 
-from parquet_logger import jsonsafe
-from parquet_logger.redaction import REDACTED, is_secret_key, redact_json, redact_tree
+from parquet_logger.encode import safe_json as jsonsafe
+from parquet_logger.encode.redaction import REDACTED, is_secret_key, redact_json, redact_tree
 
 
 class FakeChatModel(Serializable):

@@ -24,10 +24,11 @@ import openai
 import pandas as pd
 import pytest
 
-from parquet_logger import ParquetLogger, retrieval_cli
-from parquet_logger.checkpoint import Checkpoint, CheckpointEntry
-from parquet_logger.pending_responses import find_pending_responses
-from parquet_logger.retrieval import (
+from parquet_logger import ParquetLogger
+from parquet_logger.retrieval import cli as retrieval_cli
+from parquet_logger.retrieval.checkpoint import Checkpoint, CheckpointEntry
+from parquet_logger.retrieval.pending import find_pending_responses
+from parquet_logger.retrieval.runner import (
     RESULT_COLUMNS,
     RetrievalAbortedError,
     retrieve_background_responses,
@@ -377,8 +378,9 @@ KILLABLE = textwrap.dedent(
     """
     import asyncio, sys
     import openai, pandas as pd
-    from parquet_logger import ParquetLogger, retrieval_cli
-    from parquet_logger.retrieval import retrieve_background_responses
+    from parquet_logger import ParquetLogger
+    from parquet_logger.retrieval import cli as retrieval_cli
+    from parquet_logger.retrieval.runner import retrieve_background_responses
 
     base_url, log_dir, ckpt, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     ids = [f"resp_{i:03d}" for i in range(n)]
@@ -499,7 +501,7 @@ def test_console_script_exit_code(
         cmd = [
             sys.executable,
             "-m",
-            "parquet_logger.retrieval_cli",
+            "parquet_logger.retrieval.cli",
             "--input",
             str(source),
             "--dir",
@@ -545,7 +547,7 @@ def test_console_script_stops_on_sigterm_and_keeps_its_checkpoint(
     ids_frame(["quick", "stuck"]).to_parquet(source)
     ckpt = tmp_path / "c.jsonl"
     env = {**os.environ, "OPENAI_API_KEY": "test", "OPENAI_BASE_URL": server.base_url}
-    cmd = [sys.executable, "-m", "parquet_logger.retrieval_cli", "--input", str(source),
+    cmd = [sys.executable, "-m", "parquet_logger.retrieval.cli", "--input", str(source),
            "--dir", str(log_dir), "--checkpoint", str(ckpt), "--poll-interval-s", "0.05",
            "--no-progress"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)

@@ -22,8 +22,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-import parquet_logger.statedir
-from parquet_logger.ring import (
+import parquet_logger.transport.statedir
+from parquet_logger.transport.ring import (
     HEADER_SIZE,
     LAYOUT_VERSION,
     MIN_CAPACITY,
@@ -32,7 +32,7 @@ from parquet_logger.ring import (
     RingLock,
     frame_size,
 )
-from parquet_logger.statedir import SHM_ROOT, StateDir
+from parquet_logger.transport.statedir import SHM_ROOT, StateDir
 from tests.support import wait_for
 
 CAPACITY = 64 * 1024
@@ -435,7 +435,7 @@ def test_file_ring_fallback_without_dev_shm(
     state: StateDir, lock: RingLock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without /dev/shm the ring is an owner-only file in the state folder, and it works."""
-    monkeypatch.setattr(parquet_logger.statedir, "SHM_ROOT", tmp_path / "no-shm")
+    monkeypatch.setattr(parquet_logger.transport.statedir, "SHM_ROOT", tmp_path / "no-shm")
     ring = Ring.create_or_attach(state, CAPACITY)
     try:
         assert ring.path == state.file_ring

@@ -19,7 +19,7 @@ import pytest
 from parquet_logger import ParquetLogger
 from parquet_logger.errors import S3UploadError
 from parquet_logger.s3config import S3Config
-from parquet_logger.statedir import STATE_FOLDER, StateDir
+from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests.s3_server import REGION, Fault, FaultProxy, S3Server
 
 # The fixtures, registered by importing them (the redundant alias marks a deliberate import).

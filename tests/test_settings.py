@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parquet_logger import EventType
-from parquet_logger.settings import LoggerSettings, parse_partition_on
+from parquet_logger.capture.settings import LoggerSettings, parse_partition_on
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from parquet_logger import with_tags
-from parquet_logger.tagging import custom_id_from_tags
+from parquet_logger.capture.tagging import custom_id_from_tags
 
 
 def test_custom_id_becomes_a_tag():

@@ -17,9 +17,10 @@ import orjson
 import pandas as pd
 import pytest
 
-from parquet_logger import ParquetLogger, wire
-from parquet_logger.ring import Ring, RingLock
-from parquet_logger.statedir import StateDir
+from parquet_logger import ParquetLogger
+from parquet_logger.transport import wire
+from parquet_logger.transport.ring import Ring, RingLock
+from parquet_logger.transport.statedir import StateDir
 from tests.support import read_rows, run_python, wait_for, writer_running
 
 

@@ -13,7 +13,7 @@ from uuid import uuid4
 from langchain_core.outputs import Generation, LLMResult
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger.tagging import CUSTOM_ID_PREFIX
+from parquet_logger.capture.tagging import CUSTOM_ID_PREFIX
 
 SERIALIZED = {"lc": 1, "type": "not_implemented", "id": ["tests", "FakeLLM"], "name": "FakeLLM"}
 START_TIMEOUT_S = 60.0

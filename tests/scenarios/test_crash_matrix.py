@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from parquet_logger import ParquetLogger
-from parquet_logger.statedir import StateDir
+from parquet_logger.transport.statedir import StateDir
 from tests.support import read_rows, run_python, wait_for, writer_pid, writer_running
 
 pytestmark = pytest.mark.slow
@@ -148,7 +148,7 @@ def test_writer_killed_between_files_and_commit(start_writer, make_logger, log_d
     crashing = f"""
         import os, sys
         import parquet_logger_daemon.journal as journal
-        from parquet_logger.ring import Ring
+        from parquet_logger.transport.ring import Ring
         def die_after(step):
             def run(*args):
                 step(*args)

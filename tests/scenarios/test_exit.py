@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from parquet_logger import ParquetLogger
-from parquet_logger.statedir import StateDir
+from parquet_logger.transport.statedir import StateDir
 from tests.support import read_rows, run_python, wait_for, writer_running
 
 pytestmark = pytest.mark.slow

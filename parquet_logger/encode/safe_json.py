@@ -43,9 +43,9 @@ from types import ModuleType
 import orjson
 from pydantic import BaseModel
 
-from parquet_logger.jsonshrink import shrink
-from parquet_logger.model_fields import dump_model, stored_fields
-from parquet_logger.redaction import REDACTED, redact_json, scrub
+from parquet_logger.encode.model_fields import dump_model, stored_fields
+from parquet_logger.encode.redaction import REDACTED, redact_json, scrub
+from parquet_logger.encode.shrink import shrink
 
 # Dataclasses come to `default` (orjson would encode them natively, past scrub).
 OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 
 from parquet_logger.s3config import S3Config
-from parquet_logger.statedir import StateDir, open_private
+from parquet_logger.transport.statedir import StateDir, open_private
 
 WRITER_MODULE = "parquet_logger_daemon"
 

@@ -16,12 +16,8 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from parquet_logger.batch import batch_run, check_frame, check_options
-from parquet_logger.batch_config import CONFIG_FIELDS, LLMConfig, as_s3_config
-from parquet_logger.batch_workers import check_processes
-from parquet_logger.events import DEFAULT_EVENT_TYPES, EventType
-from parquet_logger.handler import ParquetLogger
-from parquet_logger.job_paths import (
+from parquet_logger.batch.config import CONFIG_FIELDS, LLMConfig, as_s3_config
+from parquet_logger.batch.job_paths import (
     DEFAULT_PATH_TEMPLATE,
     DEFAULT_S3_PREFIX,
     JobNames,
@@ -30,8 +26,12 @@ from parquet_logger.job_paths import (
     s3_prefix,
     template_values,
 )
-from parquet_logger.jsonsafe import dumps as json_dumps
-from parquet_logger.redaction import redact_tree
+from parquet_logger.batch.processes import check_processes
+from parquet_logger.batch.runner import batch_run, check_frame, check_options
+from parquet_logger.capture.events import DEFAULT_EVENT_TYPES, EventType
+from parquet_logger.capture.handler import ParquetLogger
+from parquet_logger.encode.redaction import redact_tree
+from parquet_logger.encode.safe_json import dumps as json_dumps
 from parquet_logger.s3config import S3Config
 
 log = logging.getLogger("parquet_logger.batch")

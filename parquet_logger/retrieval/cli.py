@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from parquet_logger.retrieval import RetrievalAbortedError, run_retrieval
+from parquet_logger.retrieval.runner import RetrievalAbortedError, run_retrieval
 
 EXIT_OK = 0
 EXIT_NOT_COMPLETED = 1

@@ -15,14 +15,15 @@ from uuid import UUID
 
 import orjson
 
-from parquet_logger import jsonsafe, wire
-from parquet_logger.events import EventType
-from parquet_logger.llm_facts import Usage
-from parquet_logger.redaction import redact_json, scrub
-from parquet_logger.runs import RunStart, RunTable
-from parquet_logger.settings import LoggerSettings
-from parquet_logger.statedir import host_name
-from parquet_logger.tagging import custom_id_from_tags
+from parquet_logger.capture.events import EventType
+from parquet_logger.capture.llm_facts import Usage
+from parquet_logger.capture.runs import RunStart, RunTable
+from parquet_logger.capture.settings import LoggerSettings
+from parquet_logger.capture.tagging import custom_id_from_tags
+from parquet_logger.encode import safe_json as jsonsafe
+from parquet_logger.encode.redaction import redact_json, scrub
+from parquet_logger.transport import wire
+from parquet_logger.transport.statedir import host_name
 
 try:  # run ids are UUIDv7 in LangChain; event ids follow suit (time-sortable, ~0.2 us)
     from uuid_utils import uuid7 as _new_event_id

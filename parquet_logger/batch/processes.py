@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from parquet_logger.batch import Progress, RowSpec, parquet_loggers, run_all
+from parquet_logger.batch.runner import Progress, RowSpec, parquet_loggers, run_all
 
 log = logging.getLogger("parquet_logger.batch")
 

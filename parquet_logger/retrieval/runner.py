@@ -23,12 +23,18 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from parquet_logger.background_client import BackgroundClient, RetrievalFailed, Verdict
-from parquet_logger.batch import Progress
-from parquet_logger.checkpoint import Checkpoint, CheckpointEntry, CheckpointWriter
+from parquet_logger.batch.runner import Progress
+from parquet_logger.capture.handler import ParquetLogger
 from parquet_logger.errors import ParquetLoggerError
-from parquet_logger.handler import ParquetLogger
-from parquet_logger.pending_responses import (
+from parquet_logger.retrieval.checkpoint import Checkpoint, CheckpointEntry, CheckpointWriter
+from parquet_logger.retrieval.client import BackgroundClient, RetrievalFailed, Verdict
+from parquet_logger.retrieval.inputs import (
+    ResponseRef,
+    RetrievalOptions,
+    options_from_configs,
+    response_refs,
+)
+from parquet_logger.retrieval.pending import (
     ATTEMPT,
     COMPLETE,
     ERROR,
@@ -36,12 +42,6 @@ from parquet_logger.pending_responses import (
     RESUME,
     find_finished_ids,
     find_pending_responses,
-)
-from parquet_logger.retrieval_input import (
-    ResponseRef,
-    RetrievalOptions,
-    options_from_configs,
-    response_refs,
 )
 from parquet_logger.retry_policy import RetryPolicy
 

@@ -24,7 +24,7 @@ from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.language_models import BaseLanguageModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from parquet_logger.handler import ParquetLogger
+from parquet_logger.capture.handler import ParquetLogger
 from parquet_logger.retry_policy import RetryPolicy, is_transient
 
 try:  # run ids that sort by time, like LangChain's own (langchain-core >= 1.0)
@@ -120,7 +120,7 @@ async def batch_run(
         Exception: the first failed row's exception, when `return_exceptions=False`.
     """
     # Imported here: batch_workers imports this module (and spawned workers import it first).
-    from parquet_logger.batch_workers import check_processes, run_in_processes
+    from parquet_logger.batch.processes import check_processes, run_in_processes
 
     check_frame(df, llm, prompt_col, config_col, tools_col)
     check_options(max_concurrency, row_timeout, return_exceptions, return_results)

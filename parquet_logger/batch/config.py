@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from parquet_logger.job_paths import DEFAULT_PATH_TEMPLATE
+from parquet_logger.batch.job_paths import DEFAULT_PATH_TEMPLATE
 from parquet_logger.s3config import S3Config
 
 __all__ = [

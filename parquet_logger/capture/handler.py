@@ -16,22 +16,22 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from parquet_logger import attachment as attachment_registry
-from parquet_logger.events import EventType, ignore_flags
-from parquet_logger.jsonsafe import describe_exception
-from parquet_logger.llm_facts import (
+from parquet_logger.capture.events import EventType, ignore_flags
+from parquet_logger.capture.llm_facts import (
     error_type_of,
     llm_end_facts,
     name_of,
     start_model_facts,
 )
-from parquet_logger.record import RecordBuilder
-from parquet_logger.ring import RingStats
+from parquet_logger.capture.record import RecordBuilder
+from parquet_logger.capture.settings import LoggerSettings, s3_settings
+from parquet_logger.capture.tagging import CUSTOM_ID_PREFIX
+from parquet_logger.encode.safe_json import describe_exception
 from parquet_logger.s3config import S3Config
-from parquet_logger.settings import LoggerSettings, s3_settings
-from parquet_logger.statedir import StateDir
-from parquet_logger.tagging import CUSTOM_ID_PREFIX
-from parquet_logger.writer_launch import WriterOptions
+from parquet_logger.transport import attachment as attachment_registry
+from parquet_logger.transport.ring import RingStats
+from parquet_logger.transport.statedir import StateDir
+from parquet_logger.transport.writer_launch import WriterOptions
 
 log = logging.getLogger("parquet_logger")
 _EVENT_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")

@@ -16,11 +16,11 @@ import sys
 import threading
 import time
 
-from parquet_logger import ring as ring_layout
 from parquet_logger.errors import S3UploadError
-from parquet_logger.ring import Ring, RingLock, RingStats
-from parquet_logger.statedir import StateDir, open_private, read_json_object
-from parquet_logger.writer_launch import WriterOptions, spawn_writer, writer_alive
+from parquet_logger.transport import ring as ring_layout
+from parquet_logger.transport.ring import Ring, RingLock, RingStats
+from parquet_logger.transport.statedir import StateDir, open_private, read_json_object
+from parquet_logger.transport.writer_launch import WriterOptions, spawn_writer, writer_alive
 
 log = logging.getLogger("parquet_logger")
 

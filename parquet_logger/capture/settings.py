@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from parquet_logger.events import EventType, parse_event_types
-from parquet_logger.redaction import redact_tree
+from parquet_logger.capture.events import EventType, parse_event_types
+from parquet_logger.encode.redaction import redact_tree
 from parquet_logger.s3config import S3Config
 
 PARTITION_KEYS = ("date", "event_type")

@@ -51,7 +51,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from parquet_logger.statedir import StateDir, open_private
+from parquet_logger.transport.statedir import StateDir, open_private
 
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
