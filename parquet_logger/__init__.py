@@ -14,15 +14,20 @@ from typing import Any
 from parquet_logger.capture.events import EventType
 from parquet_logger.capture.handler import ParquetLogger
 from parquet_logger.capture.tagging import with_tags
-from parquet_logger.errors import ParquetLoggerError, S3UploadError
+from parquet_logger.errors import (
+    ParquetLoggerError,
+    RetrievalAbortedError,
+    RingError,
+    RowTimeoutError,
+    S3UploadError,
+    WorkerCrashedError,
+)
 from parquet_logger.s3config import S3Config
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "batch_run": "parquet_logger.batch.runner",
-    "RowTimeoutError": "parquet_logger.batch.runner",
-    "WorkerCrashedError": "parquet_logger.batch.processes",
     "batch_process": "parquet_logger.batch.jobs",
     "JobConfig": "parquet_logger.batch.config",
     "StorageConfig": "parquet_logger.batch.config",
@@ -30,7 +35,6 @@ _LAZY = {
     "ColumnConfig": "parquet_logger.batch.config",
     "LLMConfig": "parquet_logger.batch.config",
     "retrieve_background_responses": "parquet_logger.retrieval.runner",
-    "RetrievalAbortedError": "parquet_logger.retrieval.runner",
 }
 
 
@@ -50,6 +54,7 @@ __all__ = [
     "ParquetLoggerError",
     "ProcessingConfig",
     "RetrievalAbortedError",
+    "RingError",
     "RowTimeoutError",
     "S3Config",
     "S3UploadError",

@@ -1,10 +1,22 @@
-"""The exceptions parquet-logger raises to its users.
+"""The exceptions parquet-logger raises to its users, all under one base.
 
-ParquetLoggerError
-└── S3UploadError       a finished file could not be uploaded (on_failure="error")
+Each also subclasses the builtin it has always been, so `except TimeoutError` (or
+`RuntimeError`) written against earlier versions still catches it:
+
+ParquetLoggerError (Exception)
+├── S3UploadError           a finished file could not be uploaded (on_failure="error")
+├── RingError               (RuntimeError) the ring could not be created or attached
+├── RowTimeoutError         (TimeoutError) a batch row took longer than `row_timeout`
+├── WorkerCrashedError      (RuntimeError) a batch worker process died before reporting
+└── RetrievalAbortedError   background retrieval stopped by an error no response gets past
+
+Bad arguments are not in this tree: they raise the builtin `TypeError` (wrong type) or
+`ValueError` (right type, wrong value) through `parquet_logger.validation`.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 
 class ParquetLoggerError(Exception):
@@ -19,3 +31,27 @@ class S3UploadError(ParquetLoggerError):
         self.bucket = bucket
         self.key = key
         self.cause = cause
+
+
+class RingError(ParquetLoggerError, RuntimeError):
+    """The ring could not be created or attached (full /dev/shm, foreign owner, bad file)."""
+
+
+class RowTimeoutError(ParquetLoggerError, TimeoutError):
+    """A row took longer than `row_timeout` (attempts and back-off included)."""
+
+
+class WorkerCrashedError(ParquetLoggerError, RuntimeError):
+    """A worker process died before reporting; every row of its shard fails with this."""
+
+
+class RetrievalAbortedError(ParquetLoggerError):
+    """The job stopped: an error no response can get past (bad key, no permission,
+    `insufficient_quota`). Responses not finished stay pending for the next run."""
+
+    def __init__(self, cause: BaseException, counts: Counter[str]) -> None:
+        code = getattr(cause, "code", None)
+        why = f" by {code}" if isinstance(code, str) and code else ""
+        super().__init__(f"background retrieval stopped{why}: {type(cause).__name__}: {cause}")
+        self.cause = cause
+        self.counts = counts

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from parquet_logger.validation import (
+    require_bool,
+    require_choice,
+    require_int,
+    require_seconds,
+    require_str,
+)
 
 ON_FAILURE = ("error", "continue")
 
@@ -40,30 +47,19 @@ class S3Config:
     keep_local: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.bucket, str) or not self.bucket.strip():
-            raise ValueError(f"s3 bucket must be a non-empty string, got {self.bucket!r}")
-        if not isinstance(self.prefix, str):
-            raise TypeError(f"s3 prefix must be a string, got {type(self.prefix).__name__}")
+        require_str("s3 bucket", self.bucket, allow_empty=False)
+        require_str("s3 prefix", self.prefix)
         prefix = self.prefix.lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         object.__setattr__(self, "prefix", prefix)
-        if self.on_failure not in ON_FAILURE:
-            raise ValueError(f"s3 on_failure must be one of {ON_FAILURE}, got {self.on_failure!r}")
-        if (
-            isinstance(self.retry_attempts, bool)
-            or not isinstance(self.retry_attempts, int)
-            or self.retry_attempts < 1
-        ):
-            raise ValueError(
-                f"s3 retry_attempts must be an integer >= 1, got {self.retry_attempts!r}"
-            )
+        require_choice("s3 on_failure", self.on_failure, ON_FAILURE)
+        require_int("s3 retry_attempts", self.retry_attempts)
         for name in ("connect_timeout", "read_timeout", "deadline_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"s3 {name} must be a number of seconds, got {value!r}")
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"s3 {name} must be a positive number of seconds, got {value!r}")
+            require_seconds(f"s3 {name}", getattr(self, name))
+        require_str("s3 endpoint_url", self.endpoint_url, allow_empty=False, optional=True)
+        require_str("s3 region", self.region, allow_empty=False, optional=True)
+        require_bool("s3 keep_local", self.keep_local)
 
     @property
     def target(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parquet_logger import EventType
+from parquet_logger import EventType, S3Config
 from parquet_logger.capture.settings import LoggerSettings, parse_partition_on
 
 
@@ -16,7 +16,7 @@ from parquet_logger.capture.settings import LoggerSettings, parse_partition_on
         ({"buffer_size": 2.5}, TypeError, "buffer_size"),
         ({"partition_on": "month"}, ValueError, "partition_on"),
         ({"partition_on": ["date", "date"]}, ValueError, "partition_on"),
-        ({"partition_on": 3}, ValueError, "partition_on"),
+        ({"partition_on": 3}, TypeError, "partition_on"),
         ({"event_types": ["llm_start", "llm_finished"]}, ValueError, "llm_finished"),
         ({"event_types": "llm_start"}, TypeError, "event_types"),
         ({"event_types": []}, ValueError, "event_types"),
@@ -31,6 +31,12 @@ from parquet_logger.capture.settings import LoggerSettings, parse_partition_on
         ({"max_event_bytes": 64 * 1024 * 1024}, ValueError, "max_event_bytes"),
         ({"max_tracked_runs": 0}, ValueError, "max_tracked_runs"),
         ({"log_dir": 42}, TypeError, "log_dir"),
+        # The same kind of mistake, the same exception: a wrong type is always a TypeError.
+        ({"queue_full_timeout_s": "5"}, TypeError, "queue_full_timeout_s"),
+        ({"flush_interval_s": "1"}, TypeError, "flush_interval_s"),
+        ({"on_queue_full": 1}, TypeError, "on_queue_full"),
+        ({"start_writer": "yes"}, TypeError, "start_writer"),
+        ({"max_file_bytes": 1.5}, TypeError, "max_file_bytes"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, error, names):
@@ -71,3 +77,22 @@ def test_logger_metadata_secrets_redacted_at_construction():
     """logger_metadata is stored as JSON with credentials masked."""
     settings = LoggerSettings(logger_metadata={"team": "a", "api_key": "sk-1"})
     assert settings.logger_metadata_json == '{"team":"a","api_key":"***"}'
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"retry_attempts": 2.5}, TypeError),
+        ({"retry_attempts": 0}, ValueError),
+        ({"connect_timeout": "10"}, TypeError),
+        ({"read_timeout": -1}, ValueError),
+        ({"on_failure": "ignore"}, ValueError),
+        ({"on_failure": None}, TypeError),
+        ({"keep_local": "no"}, TypeError),
+    ],
+)
+def test_s3_config_mistakes_raise_by_kind(kwargs, error):
+    """S3Config follows the same rule as the logger: wrong type TypeError, wrong value
+    ValueError, and the message names the field."""
+    with pytest.raises(error, match=next(iter(kwargs))):
+        S3Config("bucket", **kwargs)

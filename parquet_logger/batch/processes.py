@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from parquet_logger.batch.runner import Progress, RowSpec, parquet_loggers, run_all
+from parquet_logger.errors import WorkerCrashedError
 
 log = logging.getLogger("parquet_logger.batch")
 
@@ -37,10 +38,6 @@ DEFAULT_START_METHOD = "spawn"  # no inherited threads or locks; needs importabl
 POLL_INTERVAL_S = 0.05  # how often the parent refreshes the bar and looks at its workers
 STOP_TIMEOUT_S = 30.0  # how long stopped workers get to cancel their rows and flush logs
 _STOP_CHECK_S = 0.1
-
-
-class WorkerCrashedError(RuntimeError):
-    """A worker process died before reporting; every row of its shard fails with this."""
 
 
 @dataclass(frozen=True)

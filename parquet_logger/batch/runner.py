@@ -25,6 +25,7 @@ from langchain_core.language_models import BaseLanguageModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from parquet_logger.capture.handler import ParquetLogger
+from parquet_logger.errors import RowTimeoutError
 from parquet_logger.retry_policy import RetryPolicy, is_transient
 
 try:  # run ids that sort by time, like LangChain's own (langchain-core >= 1.0)
@@ -37,10 +38,6 @@ except ImportError:  # pragma: no cover - older langchain-core
 log = logging.getLogger("parquet_logger.batch")
 
 __all__ = ["RowTimeoutError", "batch_run"]
-
-
-class RowTimeoutError(TimeoutError):
-    """A row took longer than `row_timeout` (attempts and back-off included)."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import orjson
 from parquet_logger.capture.events import EventType, parse_event_types
 from parquet_logger.encode.redaction import redact_tree
 from parquet_logger.s3config import S3Config
+from parquet_logger.validation import require_bool, require_choice, require_int, require_seconds
 
 PARTITION_KEYS = ("date", "event_type")
 QUEUE_FULL_POLICIES = ("block", "drop")
@@ -24,6 +24,7 @@ def parse_partition_on(value: object) -> tuple[str, ...]:
     "date/event_type"), or None for a flat directory.
 
     Raises:
+        TypeError: neither a string, a list of strings nor None.
         ValueError: any other value.
     """
     accepted = "accepted: 'date', 'event_type', ['date', 'event_type'] (or 'date/event_type'), None"
@@ -35,20 +36,10 @@ def parse_partition_on(value: object) -> tuple[str, ...]:
     elif isinstance(value, Iterable):
         keys = list(value)
     else:
-        raise ValueError(f"partition_on: got {value!r}; {accepted}")
+        raise TypeError(f"partition_on: got {value!r}; {accepted}")
     if not keys or len(set(keys)) != len(keys) or any(k not in PARTITION_KEYS for k in keys):
         raise ValueError(f"partition_on: got {value!r}; {accepted}")
     return tuple(sorted(keys, key=PARTITION_KEYS.index))
-
-
-def _positive_number(name: str, value: object, *, integer: bool = False) -> None:
-    kind = "a positive integer" if integer else "a positive number of seconds"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
-    if integer and not isinstance(value, int):
-        raise TypeError(f"{name} must be {kind}, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -81,30 +72,19 @@ class LoggerSettings:
             raise TypeError(f"log_dir must be a path, got {type(self.log_dir).__name__}")
         # Absolute now: a pickled copy or a re-attach after os.chdir must find the same place.
         object.__setattr__(self, "log_dir", os.path.abspath(os.fspath(self.log_dir)))
-        if self.buffer_size is not None:
-            _positive_number("buffer_size", self.buffer_size, integer=True)
+        require_int("buffer_size", self.buffer_size, optional=True)
         object.__setattr__(self, "partition_keys", parse_partition_on(self.partition_on))
         object.__setattr__(self, "enabled", parse_event_types(self.event_types))
         object.__setattr__(self, "logger_metadata_json", _metadata_json(self.logger_metadata))
         for name in ("flush_interval_s", "atexit_timeout_s"):
-            _positive_number(name, getattr(self, name))
-        if (
-            isinstance(self.queue_full_timeout_s, bool)
-            or not isinstance(self.queue_full_timeout_s, int | float)
-            or not (self.queue_full_timeout_s >= 0 and math.isfinite(self.queue_full_timeout_s))
-        ):
-            raise ValueError(
-                f"queue_full_timeout_s must be a number of seconds >= 0, "
-                f"got {self.queue_full_timeout_s!r}"
-            )
+            require_seconds(name, getattr(self, name))
+        require_seconds("queue_full_timeout_s", self.queue_full_timeout_s, allow_zero=True)
         for name in ("max_file_bytes", "ring_size_bytes", "max_event_bytes", "max_tracked_runs"):
-            _positive_number(name, getattr(self, name), integer=True)
+            require_int(name, getattr(self, name))
+        require_bool("start_writer", self.start_writer)
         if self.s3 is not None and not isinstance(self.s3, S3Config):
             raise TypeError(f"s3_config must be an S3Config, got {type(self.s3).__name__}")
-        if self.on_queue_full not in QUEUE_FULL_POLICIES:
-            raise ValueError(
-                f"on_queue_full must be one of {QUEUE_FULL_POLICIES}, got {self.on_queue_full!r}"
-            )
+        require_choice("on_queue_full", self.on_queue_full, QUEUE_FULL_POLICIES)
         if self.ring_size_bytes % 8 or self.ring_size_bytes < MIB:
             raise ValueError(
                 f"ring_size_bytes must be a multiple of 8 and at least {MIB}, "

@@ -25,7 +25,7 @@ import pandas as pd
 
 from parquet_logger.batch.runner import Progress
 from parquet_logger.capture.handler import ParquetLogger
-from parquet_logger.errors import ParquetLoggerError
+from parquet_logger.errors import RetrievalAbortedError
 from parquet_logger.retrieval.checkpoint import Checkpoint, CheckpointEntry, CheckpointWriter
 from parquet_logger.retrieval.client import BackgroundClient, RetrievalFailed, Verdict
 from parquet_logger.retrieval.inputs import (
@@ -60,18 +60,6 @@ RESULT_COLUMNS = (
     "error",
     "attempts",
 )
-
-
-class RetrievalAbortedError(ParquetLoggerError):
-    """The job stopped: an error no response can get past (bad key, no permission,
-    `insufficient_quota`). Responses not finished stay pending for the next run."""
-
-    def __init__(self, cause: BaseException, counts: Counter[str]) -> None:
-        code = getattr(cause, "code", None)
-        why = f" by {code}" if isinstance(code, str) and code else ""
-        super().__init__(f"background retrieval stopped{why}: {type(cause).__name__}: {cause}")
-        self.cause = cause
-        self.counts = counts
 
 
 @dataclass

@@ -51,6 +51,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from parquet_logger.errors import RingError
 from parquet_logger.transport.statedir import StateDir, open_private
 
 MAGIC = int.from_bytes(b"PQLRING1", "little")
@@ -75,10 +76,6 @@ WRITER_HEARTBEAT = 33
 CORRUPT_FRAMES = 34
 UPLOAD_SETTLED = 40
 UPLOAD_FAILURES = 41
-
-
-class RingError(RuntimeError):
-    """The ring could not be created or attached (full /dev/shm, foreign owner, bad file)."""
 
 
 def frame_size(body_len: int) -> int:
