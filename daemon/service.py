@@ -12,16 +12,15 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import orjson
 
-from parquet_logger.s3config import S3Config
 from parquet_logger.transport import ring as ring_layout
 from parquet_logger.transport.ring import Ring
 from parquet_logger.transport.statedir import StateDir, fsync_dir, open_private, write_private
+from parquet_logger.transport.writer_config import WriterSettings
 
 from . import journal, partfile
 from .buffers import Buffers, PartitionBuffer
@@ -48,23 +47,10 @@ TRICKLE_SLEEP_S = 0.005
 SEAL_ROWS = 2048  # buffered records of a partition written as a row group ahead of a flush
 
 
-@dataclass(frozen=True)
-class WriterConfig:
-    """Writer-level settings (from the CLI, or from the logger that started the writer)."""
-
-    flush_interval_s: float = 1.0
-    max_file_bytes: int = 128 * 1024 * 1024
-    ring_size_bytes: int = 128 * 1024 * 1024
-    buffer_size: int | None = None
-    exit_when_idle: bool = False
-    s3: S3Config | None = None
-    upload_drain_s: float = 30.0  # how long a stopping writer waits for queued uploads
-
-
 class WriterService:
     """One writer for one log directory (the writer lock guarantees it is the only one)."""
 
-    def __init__(self, log_dir: str | os.PathLike[str], config: WriterConfig) -> None:
+    def __init__(self, log_dir: str | os.PathLike[str], config: WriterSettings) -> None:
         self.state = StateDir.for_log_dir(log_dir)
         self.config = config
         self.counters = Counters()
