@@ -135,7 +135,8 @@ def _add_flag(
 def settings_from_args(args: argparse.Namespace) -> WriterSettings:
     """The WriterSettings that `--config-json` (or the defaults) and the flags describe.
 
-    Without a bucket (from a flag or the JSON document) the other --s3-* flags are ignored.
+    Without a bucket (from a flag or the JSON document; an empty --s3-bucket is none) the
+    other --s3-* flags are ignored.
 
     Raises:
         TypeError, ValueError: a setting is invalid (the message names it).
@@ -152,6 +153,8 @@ def settings_from_args(args: argparse.Namespace) -> WriterSettings:
         for f in fields(S3Config)
         if hasattr(args, S3_FLAG_PREFIX + f.name)
     }
+    if s3_given.get("bucket") == "":  # `--s3-bucket "$UNSET"` means no upload, as it always did
+        del s3_given["bucket"]
     s3 = base.s3
     if s3 is not None:
         s3 = replace(s3, **s3_given)

@@ -164,3 +164,8 @@ def test_started_writer_gets_the_loggers_settings(
         log_llm_start(logger, f"e{n}")
     wait_for(lambda: any(log_dir.rglob("*.parquet")), 30, "a file written by buffer_size")
     assert sorted(read_rows(log_dir)["custom_id"]) == ["e0", "e1", "e2"]
+
+
+def test_empty_bucket_flag_means_no_upload() -> None:
+    """`--s3-bucket "$UNSET"` keeps meaning no S3 stage; the other --s3-* flags are ignored."""
+    assert parse_run("--s3-bucket", "", "--s3-region", "eu-west-1") == WRITER_DEFAULTS

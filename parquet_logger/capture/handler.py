@@ -169,7 +169,7 @@ class ParquetLogger(BaseCallbackHandler):
         if attachment.put(body, self._wait_s):
             return True
         self._dropped += 1
-        self._report("ring full", f"{self._dropped} event(s) dropped so far", event_type)
+        self._report("ring full", f"ring full, {self._dropped} event(s) dropped so far", event_type)
         return False
 
     def _reattach(self) -> attachment_registry.Attachment:
