@@ -8,12 +8,12 @@ import sys
 
 import orjson
 
-from parquet_logger.s3config import S3Config
 from parquet_logger.transport.protocol import ControlExit, RunExit
 from parquet_logger.transport.statedir import StateDir
 
 from . import control
-from .service import WriterConfig, WriterService
+from .service import WriterService
+from .writer_flags import add_writer_flags, positive_float, settings_from_args
 
 EXIT_CODES_HELP = f"""exit codes of run:
   {RunExit.OK}  drained and stopped (SIGTERM/SIGINT, or no producer left with --exit-when-idle)
@@ -29,20 +29,6 @@ CONTROL_EXIT_HELP = f"""exit codes:
   {ControlExit.FAILED}  failed or timed out
   {ControlExit.USAGE}  bad usage
   {ControlExit.NO_WRITER}  no writer is running for this directory"""
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub_parser.add_argument("--json", action="store_true", help="print JSON")
         else:
             sub_parser.add_argument(
-                "--timeout", type=_positive_float, default=30.0, help="seconds to wait (default 30)"
+                "--timeout", type=positive_float, default=30.0, help="seconds to wait (default 30)"
             )
     return parser
 
@@ -92,69 +78,7 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         return value if defaults else argparse.SUPPRESS
 
     p.add_argument("--dir", dest="log_dir", help="the log directory", default=default(None))
-    p.add_argument(
-        "--flush-interval-s",
-        type=_positive_float,
-        default=default(1.0),
-        help="write buffered events at least this often (default 1.0)",
-    )
-    p.add_argument(
-        "--max-file-bytes",
-        type=_positive_int,
-        default=default(128 * 1024 * 1024),
-        help="write a file once this many record bytes are buffered",
-    )
-    p.add_argument(
-        "--ring-size-bytes",
-        type=_positive_int,
-        default=default(128 * 1024 * 1024),
-        help="size of the ring when the writer creates it (default 128 MiB)",
-    )
-    p.add_argument(
-        "--buffer-size",
-        type=_positive_int,
-        default=default(None),
-        help="also write once this many events are buffered",
-    )
-    s3 = p.add_argument_group("S3 upload (every finished file, from a local spool)")
-    s3.add_argument("--s3-bucket", default=default(None), help="upload to this bucket")
-    s3.add_argument("--s3-prefix", default=default("langchain-logs/"), help="key prefix")
-    s3.add_argument(
-        "--s3-endpoint-url", default=default(None), help="an S3-compatible endpoint (default: AWS)"
-    )
-    s3.add_argument("--s3-region", default=default(None), help="the region")
-    s3.add_argument(
-        "--s3-on-failure",
-        choices=["error", "continue"],
-        default=default("error"),
-        help="what producers' flush() does after a definitive upload failure",
-    )
-    s3.add_argument(
-        "--s3-retry-attempts",
-        type=_positive_int,
-        default=default(3),
-        help="attempts per upload, the first included (default 3)",
-    )
-    s3.add_argument("--s3-connect-timeout", type=_positive_float, default=default(10.0))
-    s3.add_argument("--s3-read-timeout", type=_positive_float, default=default(30.0))
-    s3.add_argument(
-        "--s3-deadline-s",
-        type=_positive_float,
-        default=default(300.0),
-        help="the longest one upload may take, retries included",
-    )
-    s3.add_argument(
-        "--s3-delete-local",
-        action="store_true",
-        default=default(False),
-        help="remove local files once their upload is confirmed",
-    )
-    p.add_argument(
-        "--exit-when-idle",
-        action="store_true",
-        default=default(False),
-        help="exit once no producer process is attached (used by ParquetLogger)",
-    )
+    add_writer_flags(p)
     p.add_argument(
         "--log-level",
         default=default("INFO"),
@@ -175,39 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s parquet-logger-daemon[%(process)d] %(message)s",
     )
-    config = WriterConfig(
-        flush_interval_s=args.flush_interval_s,
-        max_file_bytes=args.max_file_bytes,
-        ring_size_bytes=args.ring_size_bytes,
-        buffer_size=args.buffer_size,
-        exit_when_idle=args.exit_when_idle,
-        s3=_s3_config(parser, args),
-    )
+    try:
+        config = settings_from_args(args)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
     try:
         return WriterService(args.log_dir, config).run()
     except Exception:
         logging.getLogger("parquet_logger_daemon").exception("writer failed")
         return RunExit.ERROR
-
-
-def _s3_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S3Config | None:
-    if not args.s3_bucket:
-        return None
-    try:
-        return S3Config(
-            bucket=args.s3_bucket,
-            prefix=args.s3_prefix,
-            on_failure=args.s3_on_failure,
-            retry_attempts=args.s3_retry_attempts,
-            connect_timeout=args.s3_connect_timeout,
-            read_timeout=args.s3_read_timeout,
-            deadline_s=args.s3_deadline_s,
-            endpoint_url=args.s3_endpoint_url,
-            region=args.s3_region,
-            keep_local=not args.s3_delete_local,
-        )
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
 
 
 def _control(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from parquet_logger.transport.flush_barrier import FlushBarrier
 from parquet_logger.transport.protocol import ControlExit, WriterStatus
 from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir
@@ -143,15 +144,12 @@ def flush(state: StateDir, timeout_s: float) -> ControlExit:
     if ring is None:
         return ControlExit.DONE  # no ring: nothing to write
     lock = RingLock(state.ring_lock)
+    barrier = FlushBarrier.start(state, "logged so far", lambda: writer_running(state), timeout_s)
     try:
-        target = ring.head
-        ring.request_flush(lock)
-        deadline = time.monotonic() + timeout_s
-        while ring.committed < target:
-            if time.monotonic() > deadline:
-                return ControlExit.FAILED
-            time.sleep(0.01)
+        barrier.commit(ring, lock, ring.head)
         return ControlExit.DONE
+    except TimeoutError:
+        return ControlExit.FAILED
     finally:
         lock.close()
         ring.close()

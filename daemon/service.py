@@ -14,13 +14,12 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
 from types import FrameType
 
-from parquet_logger.s3config import S3Config
 from parquet_logger.transport.protocol import RunExit
 from parquet_logger.transport.ring import Ring
 from parquet_logger.transport.statedir import StateDir, open_private
+from parquet_logger.transport.writer_config import WriterSettings
 
 from .engine import Engine
 from .exporter import Exporter
@@ -38,19 +37,6 @@ BUSY_BATCH = 256  # records per pass above which the writer does not pause
 TRICKLE_SLEEP_S = 0.005
 
 
-@dataclass(frozen=True)
-class WriterConfig:
-    """Writer-level settings (from the CLI, or from the logger that started the writer)."""
-
-    flush_interval_s: float = 1.0
-    max_file_bytes: int = 128 * 1024 * 1024
-    ring_size_bytes: int = 128 * 1024 * 1024
-    buffer_size: int | None = None
-    exit_when_idle: bool = False
-    s3: S3Config | None = None
-    upload_drain_s: float = 30.0  # how long a stopping writer waits for queued uploads
-
-
 class WriterService:
     """One writer for one log directory (the writer lock guarantees it is the only one)."""
 
@@ -58,7 +44,7 @@ class WriterService:
     ring: Ring
     engine: Engine
 
-    def __init__(self, log_dir: str | os.PathLike[str], config: WriterConfig) -> None:
+    def __init__(self, log_dir: str | os.PathLike[str], config: WriterSettings) -> None:
         self.state = StateDir.for_log_dir(log_dir)
         self.config = config
         self.counters = Counters()

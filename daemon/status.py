@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from parquet_logger.s3config import S3Config
-from parquet_logger.transport.protocol import WriterSettings, WriterStatus
+from parquet_logger.transport.protocol import LiveWriterInfo, WriterStatus
 from parquet_logger.transport.ring import RingStats
 from parquet_logger.transport.statedir import StateDir
 
@@ -45,7 +45,7 @@ class WriterReport:
 
 def write_settings(state: StateDir, s3: S3Config | None) -> None:
     """writer.json: what this writer does, for loggers that attach to it."""
-    WriterSettings(pid=os.getpid(), s3_target=s3.target if s3 else None).write(
+    LiveWriterInfo(pid=os.getpid(), s3_target=s3.target if s3 else None).write(
         state.writer_settings
     )
 

@@ -8,9 +8,9 @@ import orjson
 
 from parquet_logger.transport.protocol import (
     ControlExit,
+    LiveWriterInfo,
     RunExit,
     UploadFailure,
-    WriterSettings,
     WriterStatus,
 )
 
@@ -24,9 +24,9 @@ def test_exit_codes_are_the_documented_numbers() -> None:
 def test_writer_settings_keep_a_null_target(tmp_path: Path) -> None:
     """writer.json says "no upload" as an explicit null, and reads back the same."""
     path = tmp_path / "writer.json"
-    WriterSettings(pid=12, s3_target=None).write(path)
+    LiveWriterInfo(pid=12, s3_target=None).write(path)
     assert orjson.loads(path.read_bytes()) == {"pid": 12, "s3_target": None}
-    assert WriterSettings.read(path) == WriterSettings(pid=12, s3_target=None)
+    assert LiveWriterInfo.read(path) == LiveWriterInfo(pid=12, s3_target=None)
 
 
 def test_status_without_s3_has_no_upload_keys() -> None:
@@ -62,4 +62,4 @@ def test_readers_tolerate_missing_unknown_and_torn_files(tmp_path: Path) -> None
     path.write_bytes(b'{"pid": 7')
     assert WriterStatus.read(path) is None
     assert UploadFailure.read(tmp_path / "absent.json") is None
-    assert WriterSettings.from_json(b"[1, 2]") == WriterSettings()
+    assert LiveWriterInfo.from_json(b"[1, 2]") == LiveWriterInfo()

@@ -6,10 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
-import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 from uuid import UUID
@@ -29,13 +27,14 @@ from parquet_logger.capture.tagging import CUSTOM_ID_PREFIX
 from parquet_logger.encode.safe_json import describe_exception
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport import attachment as attachment_registry
+from parquet_logger.transport import forking
 from parquet_logger.transport.ring import RingStats
 from parquet_logger.transport.statedir import StateDir
-from parquet_logger.transport.writer_launch import WriterOptions
+from parquet_logger.transport.writer_config import WRITER_DEFAULTS, s3_default
+from parquet_logger.warning_limiter import WarningLimiter
 
 log = logging.getLogger("parquet_logger")
 _EVENT_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-_LOG_EVERY_S = 60.0
 _live_loggers: weakref.WeakSet[ParquetLogger] = weakref.WeakSet()
 
 
@@ -73,19 +72,19 @@ class ParquetLogger(BaseCallbackHandler):
     def __init__(
         self,
         log_dir: str | os.PathLike[str] = "./llm_logs",
-        buffer_size: int | None = None,
+        buffer_size: int | None = WRITER_DEFAULTS.buffer_size,
         logger_metadata: Mapping[str, Any] | None = None,
         partition_on: str | Sequence[str] | None = "date",
         event_types: Iterable[str | EventType] | None = None,
         s3_bucket: str | S3Config | None = None,
-        s3_prefix: str = "langchain-logs/",
-        s3_on_failure: str = "error",
-        s3_retry_attempts: int = 3,
+        s3_prefix: str = s3_default("prefix"),
+        s3_on_failure: str = s3_default("on_failure"),
+        s3_retry_attempts: int = s3_default("retry_attempts"),
         s3_config: S3Config | None = None,
         *,
-        flush_interval_s: float = 1.0,
-        max_file_bytes: int = 128 * 1024 * 1024,
-        ring_size_bytes: int = 128 * 1024 * 1024,
+        flush_interval_s: float = WRITER_DEFAULTS.flush_interval_s,
+        max_file_bytes: int = WRITER_DEFAULTS.max_file_bytes,
+        ring_size_bytes: int = WRITER_DEFAULTS.ring_size_bytes,
         on_queue_full: str = "block",
         queue_full_timeout_s: float = 5.0,
         max_event_bytes: int = 4 * 1024 * 1024,
@@ -121,19 +120,11 @@ class ParquetLogger(BaseCallbackHandler):
         self._wait_s = settings.queue_wait_s
         self._failures = 0
         self._dropped = 0
-        self._last_report = 0.0
-        self._report_lock = threading.Lock()
+        self._warnings = WarningLimiter(log)
         self._state = StateDir.for_log_dir(settings.log_dir)
         _check_writable(self._state)
-        options = WriterOptions(
-            flush_interval_s=settings.flush_interval_s,
-            max_file_bytes=settings.max_file_bytes,
-            ring_size_bytes=settings.ring_size_bytes,
-            max_buffered_events=settings.buffer_size,
-            s3=settings.s3,
-        )
         self._attachment: attachment_registry.Attachment | None = attachment_registry.acquire(
-            self._state, settings.ring_size_bytes, options, start_writer=settings.start_writer
+            self._state, settings.writer, start_writer=settings.start_writer
         )
         self._attachment.atexit_timeout_s = max(
             self._attachment.atexit_timeout_s, settings.atexit_timeout_s
@@ -178,7 +169,7 @@ class ParquetLogger(BaseCallbackHandler):
         if attachment.put(body, self._wait_s):
             return True
         self._dropped += 1
-        self._report(f"ring full, {self._dropped} event(s) dropped so far", event_type)
+        self._report("ring full", f"ring full, {self._dropped} event(s) dropped so far", event_type)
         return False
 
     def _reattach(self) -> attachment_registry.Attachment:
@@ -190,15 +181,12 @@ class ParquetLogger(BaseCallbackHandler):
     def _failed(self, event_type: EventType, exc: BaseException) -> None:
         """The boundary guard: count, log at a limited rate, never raise into LangChain."""
         self._failures += 1
-        self._report(f"{type(exc).__name__}: {exc} ({self._failures} failure(s))", event_type)
+        message = f"{type(exc).__name__}: {exc} ({self._failures} failure(s))"
+        self._report(("callback failure", str(event_type)), message, event_type)
 
-    def _report(self, message: str, event_type: EventType | str) -> None:
-        now = time.monotonic()
-        with self._report_lock:
-            if now - self._last_report < _LOG_EVERY_S:
-                return
-            self._last_report = now
-        log.warning("parquet-logger %s for %s: %s", event_type, self.log_dir, message)
+    def _report(self, kind: Hashable, message: str, event_type: EventType | str) -> None:
+        """Warn, at most once a minute per kind (a flood of one kind hides no other)."""
+        self._warnings.warn(kind, "parquet-logger %s for %s: %s", event_type, self.log_dir, message)
 
     def _wants(self, event_type: EventType) -> bool:
         return event_type in self.event_types
@@ -818,4 +806,4 @@ def _reset_after_fork() -> None:
         logger._records.after_fork()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+forking.register(_reset_after_fork)

@@ -12,11 +12,11 @@ import orjson
 from parquet_logger.capture.events import EventType, parse_event_types
 from parquet_logger.encode.redaction import redact_tree
 from parquet_logger.s3config import S3Config
+from parquet_logger.transport.writer_config import MIB, WRITER_DEFAULTS, WriterSettings
 from parquet_logger.validation import require_bool, require_choice, require_int, require_seconds
 
 PARTITION_KEYS = ("date", "event_type")
 QUEUE_FULL_POLICIES = ("block", "drop")
-MIB = 1024 * 1024
 
 
 def parse_partition_on(value: object) -> tuple[str, ...]:
@@ -44,25 +44,30 @@ def parse_partition_on(value: object) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class LoggerSettings:
-    """Everything a ParquetLogger is configured with; see ParquetLogger for the meaning."""
+    """Everything a ParquetLogger is configured with; see ParquetLogger for the meaning.
+
+    The writer-level settings (buffer_size, flush_interval_s, max_file_bytes,
+    ring_size_bytes, s3) take their defaults and their checks from WriterSettings.
+    """
 
     log_dir: str = "./llm_logs"
-    buffer_size: int | None = None
+    buffer_size: int | None = WRITER_DEFAULTS.buffer_size
     logger_metadata: Mapping[str, Any] | None = None
     partition_on: Any = "date"
     event_types: Iterable[str | EventType] | None = None
-    flush_interval_s: float = 1.0
-    max_file_bytes: int = 128 * MIB
-    ring_size_bytes: int = 128 * MIB
+    flush_interval_s: float = WRITER_DEFAULTS.flush_interval_s
+    max_file_bytes: int = WRITER_DEFAULTS.max_file_bytes
+    ring_size_bytes: int = WRITER_DEFAULTS.ring_size_bytes
     on_queue_full: str = "block"
     queue_full_timeout_s: float = 5.0
     max_event_bytes: int = 4 * MIB
     max_tracked_runs: int = 100_000
     atexit_timeout_s: float = 30.0
     start_writer: bool = True
-    s3: S3Config | None = None
+    s3: S3Config | None = WRITER_DEFAULTS.s3
 
     # Derived once here so that the per-event path reads plain attributes.
+    writer: WriterSettings = field(init=False)
     partition_keys: tuple[str, ...] = field(init=False)
     enabled: frozenset[EventType] = field(init=False)
     logger_metadata_json: str = field(init=False)
@@ -72,24 +77,23 @@ class LoggerSettings:
             raise TypeError(f"log_dir must be a path, got {type(self.log_dir).__name__}")
         # Absolute now: a pickled copy or a re-attach after os.chdir must find the same place.
         object.__setattr__(self, "log_dir", os.path.abspath(os.fspath(self.log_dir)))
-        require_int("buffer_size", self.buffer_size, optional=True)
+        writer = WriterSettings(
+            flush_interval_s=self.flush_interval_s,
+            max_file_bytes=self.max_file_bytes,
+            ring_size_bytes=self.ring_size_bytes,
+            buffer_size=self.buffer_size,
+            s3=self.s3,
+        )
+        object.__setattr__(self, "writer", writer)
         object.__setattr__(self, "partition_keys", parse_partition_on(self.partition_on))
         object.__setattr__(self, "enabled", parse_event_types(self.event_types))
         object.__setattr__(self, "logger_metadata_json", _metadata_json(self.logger_metadata))
-        for name in ("flush_interval_s", "atexit_timeout_s"):
-            require_seconds(name, getattr(self, name))
+        require_seconds("atexit_timeout_s", self.atexit_timeout_s)
         require_seconds("queue_full_timeout_s", self.queue_full_timeout_s, allow_zero=True)
-        for name in ("max_file_bytes", "ring_size_bytes", "max_event_bytes", "max_tracked_runs"):
+        for name in ("max_event_bytes", "max_tracked_runs"):
             require_int(name, getattr(self, name))
         require_bool("start_writer", self.start_writer)
-        if self.s3 is not None and not isinstance(self.s3, S3Config):
-            raise TypeError(f"s3_config must be an S3Config, got {type(self.s3).__name__}")
         require_choice("on_queue_full", self.on_queue_full, QUEUE_FULL_POLICIES)
-        if self.ring_size_bytes % 8 or self.ring_size_bytes < MIB:
-            raise ValueError(
-                f"ring_size_bytes must be a multiple of 8 and at least {MIB}, "
-                f"got {self.ring_size_bytes}"
-            )
         if self.max_event_bytes < 4096 or self.max_event_bytes > self.ring_size_bytes // 4:
             raise ValueError(
                 f"max_event_bytes must be between 4096 and ring_size_bytes / 4 "

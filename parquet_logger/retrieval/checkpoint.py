@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from parquet_logger.transport import forking
+
 __all__ = ["DONE_STATES", "Checkpoint", "CheckpointEntry", "CheckpointWriter"]
 
 DONE_STATES = frozenset({"completed", "failed"})
@@ -60,6 +62,7 @@ class Checkpoint:
         self.path = Path(path)
         self.entries: dict[str, CheckpointEntry] = {}
         self._lock = threading.Lock()
+        forking.track(self)
         self._convert_legacy_parquet()
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
@@ -67,6 +70,10 @@ class Checkpoint:
         except BaseException:
             os.close(self._fd)
             raise
+
+    def after_fork_in_child(self) -> None:
+        """Another thread of the parent may have held the lock at fork: take a fresh one."""
+        self._lock = threading.Lock()
 
     def append(self, lines: Sequence[tuple[str, CheckpointEntry]]) -> None:
         """Write one line per (id, entry) and fsync: durable when this returns."""

@@ -1,8 +1,9 @@
-"""One process's connection to a log directory: its ring, its locks, and a writer watchdog.
+"""One process's connection to a log directory: its ring, its locks and its flush.
 
 Every ParquetLogger of a process that logs into the same directory shares one Attachment.
 While attached, the process holds a shared flock on `producers.lock`; an auto-started writer
-exits only once it can take that lock exclusively, i.e. when no producer is left.
+exits only once it can take that lock exclusively, i.e. when no producer is left. Keeping a
+writer alive is the WriterSupervisor's job (supervisor.py).
 """
 
 from __future__ import annotations
@@ -11,54 +12,45 @@ import atexit
 import fcntl
 import logging
 import os
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from parquet_logger.errors import S3UploadError
-from parquet_logger.transport.protocol import RunExit, UploadFailure, WriterSettings
+from parquet_logger.transport import forking
+from parquet_logger.transport.flush_barrier import FlushBarrier
+from parquet_logger.transport.protocol import LiveWriterInfo, UploadFailure
 from parquet_logger.transport.ring import Ring, RingLock, RingStats
 from parquet_logger.transport.statedir import StateDir, open_private
-from parquet_logger.transport.writer_launch import WriterOptions, spawn_writer, writer_alive
+from parquet_logger.transport.supervisor import WriterSupervisor
+from parquet_logger.transport.writer_config import WriterSettings
 
 log = logging.getLogger("parquet_logger")
 
-WATCHDOG_PERIOD_S = 0.5
 _ATTACH_LOCK_TIMEOUT_S = 10.0
 
 
 class Attachment:
     """A process's ring handle for one directory (shared by its loggers, counted by refs)."""
 
-    def __init__(
-        self, state: StateDir, ring_size_bytes: int, options: WriterOptions, start_writer: bool
-    ) -> None:
+    def __init__(self, state: StateDir, settings: WriterSettings, start_writer: bool) -> None:
         self.state = state
-        self._options = options
-        self._start_writer = start_writer
+        self._settings = settings
         self._producers_fd = self._take_producer_share()
         try:
-            self.ring = Ring.create_or_attach(state, ring_size_bytes)
+            self.ring = Ring.create_or_attach(state, settings.ring_size_bytes)
             self.lock = RingLock(state.ring_lock)
-            self._writer_lock_fd = open_private(state.writer_lock)
+            self.supervisor = WriterSupervisor(state, settings, start_writer)
         except BaseException:
             os.close(self._producers_fd)
             raise
-        self.s3 = options.s3
+        self.s3 = settings.s3
         self._upload_failures_seen = self.ring.upload_failures
         self.refs = 0
         self.closed = False
         self.atexit_timeout_s = 0.0  # the largest of its loggers' atexit_timeout_s
-        self._spawned: subprocess.Popen[bytes] | None = None
-        self._spawn_failures = 0
-        self._spawned_at = 0.0
-        self._next_spawn_at = 0.0
-        self._stop = threading.Event()
-        self._watchdog: threading.Thread | None = None
-        self.ensure_writer()
-        self._start_watchdog()
+        self.supervisor.ensure_writer()
+        self.supervisor.start_watchdog()
 
     def _take_producer_share(self) -> int:
         fd = open_private(self.state.producers_lock)
@@ -79,65 +71,12 @@ class Attachment:
 
     # ------------------------------------------------------------------ hot path
     def put(self, body: bytes, wait_s: float) -> bool:
-        if self._watchdog is None:
-            self._start_watchdog()  # first put in a forked child
+        if self.supervisor.watchdog is None:
+            self.supervisor.start_watchdog()  # first put in a forked child
         return self.ring.put(body, self.lock, wait_s)
 
-    # ------------------------------------------------------------------ writer care
     def writer_alive(self) -> bool:
-        return writer_alive(self._writer_lock_fd)
-
-    def ensure_writer(self) -> None:
-        """Start a writer if none holds the lock (and we did not just start one)."""
-        if self._spawned is not None and self._spawned.poll() is not None:
-            code = self._spawned.returncode
-            self._spawned = None
-            if code not in (RunExit.OK, RunExit.ALREADY_RUNNING):  # lost the race: fine
-                # A writer that ran a while and died is replaced at once; one that keeps
-                # dying on start (a broken install, an unwritable directory) backs off.
-                lived_s = time.monotonic() - self._spawned_at
-                self._spawn_failures = 1 if lived_s > 10 else self._spawn_failures + 1
-                delay = (
-                    0.0 if self._spawn_failures == 1 else min(30.0, 0.5 * 2**self._spawn_failures)
-                )
-                self._next_spawn_at = time.monotonic() + delay
-                log.warning(
-                    "parquet-logger writer for %s exited with code %s; see %s (restart in %.0f s)",
-                    self.state.log_dir,
-                    code,
-                    self.state.writer_log,
-                    delay,
-                )
-        if not self._start_writer or self.writer_alive() or self._spawned is not None:
-            return
-        if time.monotonic() < self._next_spawn_at:
-            return
-        self._spawned = spawn_writer(self.state, self._options)
-        self._spawned_at = time.monotonic()
-        # Reap it whenever it ends, even after this attachment is closed: no zombie, and no
-        # ResourceWarning from a Popen collected while its process runs.
-        threading.Thread(
-            target=self._spawned.wait, name="parquet-logger-reaper", daemon=True
-        ).start()
-
-    def _start_watchdog(self) -> None:
-        self._stop = threading.Event()
-        thread = threading.Thread(target=self._watch, name="parquet-logger-watchdog", daemon=True)
-        self._watchdog = thread
-        thread.start()
-
-    def _watch(self) -> None:
-        # Restarts a writer that died (SIGKILL, OOM) within about a second; the ring keeps
-        # everything the producers published meanwhile.
-        while not self._stop.wait(WATCHDOG_PERIOD_S):
-            try:
-                if self._spawned is not None and self._spawned.poll() is None:
-                    if self.writer_alive():
-                        self._spawn_failures = 0
-                    continue
-                self.ensure_writer()
-            except Exception:  # the watchdog must outlive any one failure
-                log.exception("parquet-logger watchdog for %s", self.state.log_dir)
+        return self.supervisor.alive()
 
     # ------------------------------------------------------------------ flush
     def flush(self, timeout: float) -> None:
@@ -147,31 +86,13 @@ class Attachment:
             TimeoutError: the writer did not get there within `timeout` seconds.
         """
         target = self.ring.last_put_end
-        deadline = time.monotonic() + timeout
-        if self.ring.committed < target:
-            self.ring.request_flush(self.lock)
-            self._wait_until(lambda: self.ring.committed, target, deadline, "in Parquet", timeout)
+        barrier = FlushBarrier.start(
+            self.state, "logged by this process", self.writer_alive, timeout
+        )
+        barrier.commit(self.ring, self.lock, target)
         if self.s3 is not None:
-            self._wait_until(
-                lambda: self.ring.upload_settled, target, deadline, "uploaded", timeout
-            )
+            barrier.wait(lambda: self.ring.upload_settled, target, "uploaded")
             self._report_upload_failures()
-
-    def _wait_until(
-        self, position: Callable[[], int], target: int, deadline: float, what: str, timeout: float
-    ) -> None:
-        # The writer publishes its progress only through these header words: poll them.
-        pause = 0.0005
-        while position() < target:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"parquet-logger: {target - position()} bytes of events logged "
-                    f"by this process are not yet {what} under {self.state.log_dir} after "
-                    f"{timeout} s (writer alive: {self.writer_alive()}; see "
-                    f"{self.state.writer_log})"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
 
     def _report_upload_failures(self) -> None:
         """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
@@ -189,14 +110,14 @@ class Attachment:
             raise error
         log.warning("parquet-logger: %s; the file stays in the spool and is retried", error)
 
-    def check_writer(self, options: WriterOptions) -> None:
+    def check_writer(self, settings: WriterSettings) -> None:
         """A logger must not silently log through a writer with another S3 target.
 
         Raises:
             ValueError: this process's or the live writer's S3 target differs from ours.
         """
-        wanted = options.s3.target if options.s3 else None
-        mine = self._options.s3.target if self._options.s3 else None
+        wanted = settings.s3.target if settings.s3 else None
+        mine = self._settings.s3.target if self._settings.s3 else None
         if wanted != mine:
             raise ValueError(
                 f"s3 target {wanted} differs from {mine}, the target of another ParquetLogger "
@@ -204,8 +125,8 @@ class Attachment:
             )
         if not self.writer_alive():
             return
-        settings = WriterSettings.read(self.state.writer_settings)
-        live = wanted if settings is None else settings.s3_target
+        info = LiveWriterInfo.read(self.state.writer_settings)
+        live = wanted if info is None else info.s3_target
         if wanted is not None and live != wanted:
             raise ValueError(
                 f"s3 target {wanted} differs from {live or 'no upload'}, the target of the "
@@ -222,14 +143,8 @@ class Attachment:
         if self.closed:
             return
         self.closed = True
-        self._stop.set()
-        watchdog = self._watchdog
-        if watchdog is not None and watchdog is not threading.current_thread():
-            # It may be testing the writer lock right now: let it finish before its
-            # descriptor is closed (and its number reused for an unrelated file).
-            watchdog.join(timeout=2.0)
+        self.supervisor.close()
         os.close(self._producers_fd)
-        os.close(self._writer_lock_fd)
         self.lock.close()
         self.ring.close()
 
@@ -240,28 +155,23 @@ class Attachment:
         inherited = self._producers_fd
         self._producers_fd = self._take_producer_share()
         os.close(inherited)
-        os.close(self._writer_lock_fd)
-        self._writer_lock_fd = open_private(self.state.writer_lock)
+        self.supervisor.after_fork_in_child()
         self.ring.last_put_end = 0
-        self._spawned = None
-        self._watchdog = None  # threads do not survive fork; restarted on first put
 
 
 _registry: dict[str, Attachment] = {}
 _registry_lock = threading.Lock()
 
 
-def acquire(
-    state: StateDir, ring_size_bytes: int, options: WriterOptions, *, start_writer: bool = True
-) -> Attachment:
+def acquire(state: StateDir, settings: WriterSettings, *, start_writer: bool = True) -> Attachment:
     """This process's attachment to `state`, created on first use; counts a reference."""
     with _registry_lock:
         current = _registry.get(str(state.root))
         if current is None or current.closed:
-            current = Attachment(state, ring_size_bytes, options, start_writer)
+            current = Attachment(state, settings, start_writer)
             _registry[str(state.root)] = current
         try:
-            current.check_writer(options)
+            current.check_writer(settings)
         except ValueError:
             if current.refs == 0:  # just created for this logger: do not leave it attached
                 _registry.pop(str(state.root), None)
@@ -307,6 +217,7 @@ def _flush_all_at_exit() -> None:
 
 
 def _reinit_in_child() -> None:
+    # Another thread of the parent may have held the registry lock or a ring lock at fork.
     global _registry_lock
     _registry_lock = threading.Lock()
     for attachment in list(_registry.values()):
@@ -318,4 +229,4 @@ def _reinit_in_child() -> None:
 
 
 atexit.register(_flush_all_at_exit)
-os.register_at_fork(after_in_child=_reinit_in_child)
+forking.register(_reinit_in_child)

@@ -4,7 +4,7 @@ Both sides import these definitions; neither writes a key or a code by hand. The
 (positions, counters, the writer's pid) is the other half of the protocol: see `ring.py`.
 
 State files live in the state folder (see `statedir.StateDir`) and are replaced atomically:
-- `writer.json` (`WriterSettings`): what the live writer does, read by loggers that attach;
+- `writer.json` (`LiveWriterInfo`): what the live writer does, read by loggers that attach;
 - `status.json` (`WriterStatus`): the writer's counters, rewritten every second, read by
   `parquet-logger-daemon status` (its keys are the keys of `status --json`);
 - `upload_error.json` (`UploadFailure`): the last definitive upload failure, read by a
@@ -101,7 +101,7 @@ _OMIT_IF_NONE = {"omit_if_none": True}
 
 
 @dataclass(frozen=True)
-class WriterSettings(StateFile):
+class LiveWriterInfo(StateFile):
     """writer.json: what the live writer does, for loggers that attach to it."""
 
     pid: int = 0

@@ -1,0 +1,74 @@
+"""The flush barrier: ask the writer to commit the ring up to a position, and wait for it.
+
+Used by a producer's `flush()` (up to the end of its own last record) and by
+`parquet-logger-daemon flush` (up to the head). The writer publishes its progress only through
+ring header words (committed, upload settled), so waiting is polling them with a growing pause,
+bounded by a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from parquet_logger.transport.ring import Ring, RingLock
+from parquet_logger.transport.statedir import StateDir
+
+FIRST_PAUSE_S = 0.0005
+MAX_PAUSE_S = 0.02
+
+
+@dataclass(frozen=True)
+class FlushBarrier:
+    """One bounded wait for the writer of `state`.
+
+    Args:
+        state: the log directory's state folder (named in the timeout message).
+        whose: whose events the wait is for, in the message ("logged by this process").
+        writer_alive: whether a writer holds the lock, for the timeout message.
+        timeout_s: the bound of the whole wait.
+        deadline: `time.monotonic()` at which it gives up.
+    """
+
+    state: StateDir
+    whose: str
+    writer_alive: Callable[[], bool]
+    timeout_s: float
+    deadline: float
+
+    @classmethod
+    def start(
+        cls, state: StateDir, whose: str, writer_alive: Callable[[], bool], timeout_s: float
+    ) -> FlushBarrier:
+        """A barrier whose deadline is `timeout_s` from now."""
+        return cls(state, whose, writer_alive, timeout_s, time.monotonic() + timeout_s)
+
+    def commit(self, ring: Ring, lock: RingLock, target: int) -> None:
+        """Ask the writer to write out everything up to ring position `target`, and return
+        once those records are in durable Parquet files.
+
+        Raises:
+            TimeoutError: the writer did not get there before the deadline.
+        """
+        if ring.committed >= target:
+            return
+        ring.request_flush(lock)
+        self.wait(lambda: ring.committed, target, "in Parquet")
+
+    def wait(self, progress: Callable[[], int], target: int, what: str) -> None:
+        """Return once `progress()` (a ring header word) reaches `target`.
+
+        Raises:
+            TimeoutError: it did not before the deadline; the message says how far it is.
+        """
+        pause = FIRST_PAUSE_S
+        while (reached := progress()) < target:
+            if time.monotonic() >= self.deadline:
+                raise TimeoutError(
+                    f"parquet-logger: {target - reached} bytes of events {self.whose} are not "
+                    f"yet {what} under {self.state.log_dir} after {self.timeout_s} s (writer "
+                    f"alive: {self.writer_alive()}; see {self.state.writer_log})"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE_S)
