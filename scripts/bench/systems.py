@@ -101,7 +101,7 @@ def with_tags_of(system: str, custom_id: str) -> list[str]:
 
 def noop_logger(log_dir: Path) -> Logger:
     """A no-op handler dressed as a logger (the baseline of every loop)."""
-    from scripts.bench_events import NoOpHandler
+    from scripts.bench.events import NoOpHandler
 
     class _Flushable(NoOpHandler):
         def flush(self, timeout: float) -> None:
