@@ -1,13 +1,17 @@
 """The ChatOpenAI scenario: a real `ChatOpenAI` (langchain-openai and the openai SDK) against
 the tests' fake OpenAI server in a process of its own, with no logger, ours and theirs; sync
 `invoke`s and `concurrency` concurrent `ainvoke`s. What a user of a logger feels is its CPU
-per invoke: of the calling process (all its threads, theirs writes from one) and of every
+per call: of the calling process (all its threads; theirs writes from one) and of every
 process until the rows are durable (our writer too), next to the same calls with no logger.
+
+The three variants stay open side by side and take turns in short blocks of calls, so that
+a busy neighbour on the machine slows all three alike; each round is one repetition.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import select
 import shutil
 import subprocess
@@ -38,16 +42,38 @@ FAKE_KEY = "sk-bench-not-a-real-key"
 
 @dataclass(frozen=True)
 class ChatInput:
-    """The prompts, and how many calls each repetition makes."""
+    """The prompts, and how many calls each variant makes."""
 
     inputs: list[list[BaseMessage]]
-    warmup: int
-    sync_invokes: int
-    async_invokes: int
+    warmup: int  # calls before the measured rounds
+    rounds: int  # each: one block of calls per variant, in a rotated order
+    sync_block: int  # invokes per block
+    async_block: int  # ainvokes per block, `concurrency` at a time
     concurrency: int
 
-    def invokes(self, mode: str) -> int:
-        return self.sync_invokes if mode == "sync" else self.async_invokes
+    def block(self, mode: str) -> int:
+        return self.sync_block if mode == "sync" else self.async_block
+
+    def calls(self, mode: str) -> int:
+        return self.warmup + self.rounds * self.block(mode)
+
+
+@dataclass
+class Contender:
+    """One variant during a mode's run: its logger (none for the baseline) and its calls."""
+
+    variant: str
+    logger: Logger | None
+    call: Callable[[range], None]
+    done: int = 0  # calls made so far: the next call's index
+
+    def run(self, count: int) -> None:
+        self.call(range(self.done, self.done + count))
+        self.done += count
+
+    def flush(self) -> None:
+        if self.logger is not None:
+            self.logger.flush()
 
 
 class FakeServer:
@@ -167,54 +193,87 @@ class ChatBench:
 
         return call_async
 
-    def rep(self, lab: Lab, variant: str, mode: str, rep: int) -> dict[str, Any]:
-        """One repetition of one variant in one mode: CPU of every process per invoke."""
-        data = self.data
-        log_dir = lab.new_dir(f"chat-{mode}-{variant}-{rep}")
-        logger: Logger | None = None if variant == "none" else lab.open(variant, log_dir)
+    def contender(self, lab: Lab, mode: str, variant: str) -> Contender:
+        logger = None
+        if variant != "none":
+            logger = lab.open(variant, lab.new_dir(f"chat-{mode}-{variant}"))
         handler = None if logger is None else logger.handler
-        n = data.invokes(mode)
-        call = self.caller(mode, invoke_configs(variant, handler, data.warmup + n))
-        call(range(data.warmup))
-        writer = None
-        if logger is not None:
-            logger.flush()
-            writer = logger.writer
+        configs = invoke_configs(variant, handler, self.data.calls(mode))
+        return Contender(variant, logger, self.caller(mode, configs))
+
+    def run_mode(self, lab: Lab, mode: str) -> dict[str, Any]:
+        """Every round of one mode, the three variants side by side: per variant and round
+        the CPU per call of the calling process, and for ours its writer's added to it."""
+        data, block = self.data, self.data.block(mode)
+        contenders = {v: self.contender(lab, mode, v) for v in VARIANTS}
+        for contender in contenders.values():
+            contender.run(data.warmup)
+            contender.flush()
         with measured():
             window = CpuWindow.start()
-            writer0, server0 = process_cpu_s(writer), self.server.cpu_s()
-            own0, t0 = time.process_time(), time.perf_counter()
-            call(range(data.warmup, data.warmup + n))
-            calls_s = time.perf_counter() - t0
-            if logger is not None:
-                logger.flush()
-            durable_s = time.perf_counter() - t0
-            own_s, writer_s = time.process_time() - own0, process_cpu_s(writer) - writer0
+            server0 = self.server.cpu_s()
+            own_us, writer_us = self.rounds(contenders, block)
             server_s = self.server.cpu_s() - server0
+        writer_s = sum(writer_us) * block / 1e6
         window.add_bench_s(writer_s + server_s)  # the server's CPU is not the machine's noise
-        result: dict[str, Any] = {
-            "mode": mode,
-            "invokes": n,
+        out: dict[str, Any] = {
             "concurrency": 1 if mode == "sync" else data.concurrency,
-            "calls_us": calls_s / n * 1e6,
-            "durable_us": durable_s / n * 1e6,
-            "own_cpu_us": own_s / n * 1e6,
-            "writer_cpu_us": writer_s / n * 1e6 if writer else None,
-            "cpu_us": (own_s + writer_s) / n * 1e6,
-            "server_cpu_us": server_s / n * 1e6,
+            "rounds": data.rounds,
+            "block": block,
+            "writer_cpu_us": writer_s / (data.rounds * block) * 1e6,
+            "server_cpu_us": server_s / (len(VARIANTS) * data.rounds * block) * 1e6,
             "noise": window.stop(),
         }
-        if logger is not None:
-            result["counters"] = logger.counters()
-            result["problems"] = lab.close(logger)
-            expected = 2 * (data.warmup + n)  # chat_model_start and llm_end per call
-            result["found"] = inspect_dir(log_dir, expected, has_event_id=variant == "ours")
-        shutil.rmtree(log_dir)
-        return result
+        for variant in VARIANTS:
+            writer_share = writer_us if variant == "ours" else [0.0] * data.rounds
+            out[variant] = [
+                {"own_cpu_us": own, "cpu_us": own + writer}
+                for own, writer in zip(own_us[variant], writer_share, strict=True)
+            ]
+        out["logs"] = {
+            v: self.close(lab, contenders[v], data.calls(mode)) for v in ("ours", "theirs")
+        }
+        return out
+
+    def rounds(
+        self, contenders: dict[str, Contender], block: int
+    ) -> tuple[dict[str, list[float]], list[float]]:
+        """Play the measured rounds. Returns the calling process's CPU per call of each
+        variant and round, and our writer's per call of each round: from the start of ours'
+        block to the start of its next one (the last one until its flush returns)."""
+        ours = contenders["ours"]
+        writer = None if ours.logger is None else ours.logger.writer
+        own_us: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        marks: list[float] = []
+        for r in range(self.data.rounds):
+            for variant in rotated(VARIANTS, r):
+                contender = contenders[variant]
+                if contender is ours:
+                    marks.append(process_cpu_s(writer))
+                own0 = time.process_time()
+                contender.run(block)
+                if variant == "theirs":
+                    contender.flush()  # its thread writes now: billed to its own block
+                own_us[variant].append((time.process_time() - own0) / block * 1e6)
+        ours.flush()
+        marks.append(process_cpu_s(writer))
+        return own_us, [(b - a) / block * 1e6 for a, b in itertools.pairwise(marks)]
+
+    @staticmethod
+    def close(lab: Lab, contender: Contender, calls: int) -> dict[str, Any]:
+        """Close a contender's logger and read its directory back."""
+        logger = contender.logger
+        assert logger is not None
+        counters = logger.counters()
+        problems = lab.close(logger)
+        expected = 2 * calls  # chat_model_start and llm_end per call
+        found = inspect_dir(logger.log_dir, expected, has_event_id=contender.variant == "ours")
+        shutil.rmtree(logger.log_dir)
+        return {"counters": counters, "problems": problems, "found": found}
 
 
-def rotated(variants: Sequence[str], rep: int) -> list[str]:
-    """`variants` starting at a different one each repetition (A B C, B C A, C A B): no
-    variant always runs first after a pause or right after another's writer exits."""
-    shift = rep % len(variants)
+def rotated(variants: Sequence[str], round_: int) -> list[str]:
+    """`variants` starting at a different one each round (A B C, B C A, C A B): none always
+    runs right after another's block."""
+    shift = round_ % len(variants)
     return [*variants[shift:], *variants[:shift]]

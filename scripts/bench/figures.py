@@ -143,8 +143,8 @@ CHAT_TARGET = abs_le(5.0, "<= 5 %")
 
 
 def _added_pct(by_variant: dict[str, Any], system: str, key: str) -> float | None:
-    """Median over repetitions of `system`'s `key` above the no-logger calling process's CPU,
-    in percent of it (each repetition paired with the no-logger run of the same round)."""
+    """Median over rounds of `system`'s `key` above the no-logger calling process's CPU, in
+    percent of it (each round's block paired with the no-logger block of the same round)."""
     reps, none = by_variant.get(system), by_variant["none"]
     if not reps:
         return None
@@ -156,13 +156,11 @@ def _added_pct(by_variant: dict[str, Any], system: str, key: str) -> float | Non
 
 def chat_openai_figures(chat: dict[str, Any]) -> list[Figure]:
     """Each logger's added CPU per real ChatOpenAI call, in percent of the same calls with no
-    logger (the variants of a repetition ran back to back)."""
+    logger (the variants took turns in short blocks)."""
     figures = []
     for mode, by_variant in chat.items():
         none = by_variant["none"]
-        if not none:
-            continue
-        label = "invoke" if mode == "sync" else f"{none[0]['concurrency']} concurrent ainvokes"
+        label = "invoke" if mode == "sync" else f"{by_variant['concurrency']} concurrent ainvokes"
         figures += [
             Figure(
                 f"ChatOpenAI {label}: CPU/call, no logger", "us", _med(none, "own_cpu_us"), None
@@ -311,8 +309,9 @@ def all_found(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for system in ("ours", "theirs"):
         out += [(system, r["found"]) for r in results.get("hot_path", {}).get(system, [])]
         out += [(system, r["found"]) for r in results.get("langchain", {}).get(system, [])]
-        for by_variant in results.get("chat_openai", {}).values():
-            out += [(system, r["found"]) for r in by_variant.get(system, [])]
+        for by_mode in results.get("chat_openai", {}).values():
+            if system in by_mode["logs"]:
+                out.append((system, by_mode["logs"][system]["found"]))
         for reps in results.get("fleet", {}).get(system, {}).values():
             out += [(system, r["found"]) for r in reps]
         for scenario in ("idle", "sustained"):

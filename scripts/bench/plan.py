@@ -16,9 +16,9 @@ class Plan:
     hot_warmup_runs: int
     langchain_invokes: int
     langchain_warmup: int
-    chat_reps: int  # a few percent is the figure: more, shorter repetitions than elsewhere
-    chat_invokes: int  # sync invokes per repetition
-    chat_async_invokes: int  # ainvokes per repetition, `chat_concurrency` at a time
+    chat_rounds: int  # each: a block of calls per variant (no logger, ours, theirs)
+    chat_block: int  # sync invokes per block
+    chat_async_block: int  # ainvokes per block, `chat_concurrency` at a time
     chat_concurrency: int
     chat_warmup: int
     fleet_sizes: tuple[int, ...]
@@ -36,9 +36,9 @@ FULL = Plan(
     hot_warmup_runs=500,
     langchain_invokes=5_000,
     langchain_warmup=100,
-    chat_reps=5,
-    chat_invokes=2_000,
-    chat_async_invokes=6_400,
+    chat_rounds=20,
+    chat_block=100,
+    chat_async_block=320,
     chat_concurrency=32,
     chat_warmup=100,
     fleet_sizes=(1, 2, 4, 8),
@@ -55,9 +55,9 @@ QUICK = Plan(
     hot_warmup_runs=100,
     langchain_invokes=300,
     langchain_warmup=20,
-    chat_reps=2,
-    chat_invokes=100,
-    chat_async_invokes=320,
+    chat_rounds=4,
+    chat_block=50,
+    chat_async_block=160,
     chat_concurrency=32,
     chat_warmup=32,
     fleet_sizes=(1, 8),

@@ -41,9 +41,9 @@ def correctness(results: dict[str, Any]) -> tuple[dict[str, bool], dict[str, boo
             reps = results.get(scenario, {}).get(system)
             if reps:
                 add(gate, f"{scenario}.{system}", reps)
-        for mode, by_variant in results.get("chat_openai", {}).items():
-            if by_variant.get(system):
-                add(gate, f"chat_openai.{mode}.{system}", by_variant[system])
+        for mode, by_mode in results.get("chat_openai", {}).items():
+            if system in by_mode["logs"]:
+                add(gate, f"chat_openai.{mode}.{system}", [by_mode["logs"][system]])
         for scenario in ("idle", "sustained"):
             rep = results.get(scenario, {}).get(system)
             if rep:

@@ -19,7 +19,7 @@ from scripts.bench.events import (
     make_templates,
 )
 from scripts.bench.model import serialized_model
-from scripts.bench.probe import time_read_back
+from scripts.bench.probe import median_of, time_read_back
 from scripts.bench.systems import SYSTEMS, Lab, with_tags_of
 
 if TYPE_CHECKING:
@@ -88,22 +88,22 @@ def run_chat_openai(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
     data = chat_openai.ChatInput(
         chat_inputs(seed),
         plan.chat_warmup,
-        plan.chat_invokes,
-        plan.chat_async_invokes,
+        plan.chat_rounds,
+        plan.chat_block,
+        plan.chat_async_block,
         plan.chat_concurrency,
     )
-    out: dict[str, Any] = {m: {v: [] for v in chat_openai.VARIANTS} for m in chat_openai.MODES}
+    out: dict[str, Any] = {}
     with chat_openai.ChatBench(data) as bench:
-        for rep in range(plan.chat_reps):
-            for mode in chat_openai.MODES:
-                for variant in chat_openai.rotated(chat_openai.VARIANTS, rep):
-                    result = bench.rep(lab, variant, mode, rep)
-                    out[mode][variant].append(result)
-                    say(
-                        f"  ChatOpenAI {mode:5} {variant:6} rep {rep}: "
-                        f"{result['own_cpu_us']:7.1f} us CPU/invoke (calling process), "
-                        f"{result['cpu_us']:7.1f} us until durable"
-                    )
+        for mode in chat_openai.MODES:
+            out[mode] = result = bench.run_mode(lab, mode)
+            cpu = ", ".join(
+                f"{v} {median_of(result[v], 'own_cpu_us'):.0f}" for v in chat_openai.VARIANTS
+            )
+            say(
+                f"  ChatOpenAI {mode:5}: CPU/call of the calling process (us, median of "
+                f"{data.rounds} rounds): {cpu}; our writer {result['writer_cpu_us']:.0f}"
+            )
     return out
 
 
