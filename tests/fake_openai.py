@@ -12,10 +12,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.loopback_server import LoopbackServer
+from tests.loopback_server import LoopbackHTTPServer, LoopbackServer
 
 
 class FakeOpenAI(LoopbackServer):
@@ -25,7 +25,7 @@ class FakeOpenAI(LoopbackServer):
         self.requests: list[dict[str, Any]] = []
         self._failures: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
-        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self)))
+        super().__init__(LoopbackHTTPServer(_make_handler(self)))
 
     def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
         """Answer the next `times` requests with HTTP `status` (e.g. 429, 500)."""

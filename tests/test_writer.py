@@ -53,7 +53,7 @@ def test_second_writer_for_a_directory_is_refused(log_dir, start_writer):
     wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
     second = start_writer()
     assert second.wait(timeout=15) == RunExit.ALREADY_RUNNING == 3
-    assert b"already running" in second.stderr.read()
+    assert "already running" in start_writer.output(second)
     assert first.poll() is None
 
 

@@ -2,7 +2,7 @@
 loggers, and the loops that play them into a handler exactly as LangChain calls it.
 
 Spawned workers import this module: it stays off LangChain's heavier modules (the model
-whose `serialized` the events carry lives in bench_model)."""
+whose `serialized` the events carry lives in model.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The chat model whose `serialized` the benchmark's events carry: ChatOpenAI's shape, built
-by LangChain's own `dumpd`. Apart from bench_events so that spawned workers (which receive
+by LangChain's own `dumpd`. Apart from events.py so that spawned workers (which receive
 the dict) never import LangChain's language-model modules."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import Field, SecretStr
 
-from scripts.bench_events import MODEL
+from scripts.bench.events import MODEL
 
 
 class ChatOpenAI(BaseChatModel):

@@ -1,13 +1,13 @@
-"""From raw repetitions to what the benchmark reports: figures (medians), ours/theirs ratios,
-the issue's targets marked met or missed, the correctness checks, and the printed table."""
+"""From raw repetitions to the benchmark's figures: medians, ours/theirs ratios, and the
+issue's targets, each marked met or missed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scripts.bench_probe import checks_of, median, median_of
+from scripts.bench.probe import median, median_of
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,50 @@ def langchain_figures(lc: dict[str, Any]) -> list[Figure]:
     ]
 
 
+CHAT_TARGET = abs_le(5.0, "<= 5 %")
+
+
+def _added_pct(by_variant: dict[str, Any], system: str, key: str) -> float | None:
+    """Median over rounds of `system`'s `key` above the no-logger calling process's CPU, in
+    percent of it (each round's block paired with the no-logger block of the same round)."""
+    reps, none = by_variant.get(system), by_variant["none"]
+    if not reps:
+        return None
+    return median(
+        (rep[key] - base["own_cpu_us"]) / base["own_cpu_us"] * 100
+        for rep, base in zip(reps, none, strict=False)
+    )
+
+
+def chat_openai_figures(chat: dict[str, Any]) -> list[Figure]:
+    """Each logger's added CPU per real ChatOpenAI call, in percent of the same calls with no
+    logger (the variants took turns in short blocks)."""
+    figures = []
+    for mode, by_variant in chat.items():
+        none = by_variant["none"]
+        label = "invoke" if mode == "sync" else f"{by_variant['concurrency']} concurrent ainvokes"
+        figures += [
+            Figure(
+                f"ChatOpenAI {label}: CPU/call, no logger", "us", _med(none, "own_cpu_us"), None
+            ),
+            Figure(
+                "  added CPU, calling process",
+                "%",
+                _added_pct(by_variant, "ours", "own_cpu_us"),
+                _added_pct(by_variant, "theirs", "own_cpu_us"),
+                CHAT_TARGET,
+            ),
+            Figure(
+                "  added CPU, all processes, until durable",
+                "%",
+                _added_pct(by_variant, "ours", "cpu_us"),
+                _added_pct(by_variant, "theirs", "cpu_us"),
+                CHAT_TARGET,
+            ),
+        ]
+    return figures
+
+
 def fleet_figures(fleet: dict[str, Any], sizes: Sequence[int]) -> list[Figure]:
     if not fleet:
         return []
@@ -265,6 +309,9 @@ def all_found(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for system in ("ours", "theirs"):
         out += [(system, r["found"]) for r in results.get("hot_path", {}).get(system, [])]
         out += [(system, r["found"]) for r in results.get("langchain", {}).get(system, [])]
+        for by_mode in results.get("chat_openai", {}).values():
+            if system in by_mode["logs"]:
+                out.append((system, by_mode["logs"][system]["found"]))
         for reps in results.get("fleet", {}).get(system, {}).values():
             out += [(system, r["found"]) for r in reps]
         for scenario in ("idle", "sustained"):
@@ -277,117 +324,8 @@ def build_figures(results: dict[str, Any], fleet_sizes: Sequence[int]) -> list[F
     return (
         hot_path_figures(results.get("hot_path", {}))
         + langchain_figures(results.get("langchain", {}))
+        + chat_openai_figures(results.get("chat_openai", {}))
         + fleet_figures(results.get("fleet", {}), fleet_sizes)
         + other_figures(results)
         + [integrity_figure(results)]
     )
-
-
-# ---------------------------------------------------------------------- correctness
-def correctness(results: dict[str, Any]) -> tuple[dict[str, bool], dict[str, bool]]:
-    """(checks that gate the exit code, facts about theirs that do not).
-
-    Every check of ours gates. Checks of theirs gate in the single-process scenarios, where
-    a failure would mean this harness drove it wrongly; in the multi-process scenario its
-    lost or duplicated rows are a known defect of that package (file names made of the
-    time of day collide across processes), reported but not gating.
-    """
-    gate: dict[str, bool] = {}
-    info: dict[str, bool] = {}
-
-    def add(target: dict[str, bool], prefix: str, reps: Sequence[dict[str, Any]]) -> None:
-        merged: dict[str, bool] = {}
-        for rep in reps:
-            facts = checks_of(rep["found"], prefix)
-            facts[f"{prefix}.nothing_dropped"] = not rep.get("dropped_events") and not rep.get(
-                "counters", {}
-            ).get("dropped_events")
-            facts[f"{prefix}.no_callback_failures"] = not rep.get(
-                "callback_failures"
-            ) and not rep.get("counters", {}).get("callback_failures")
-            facts[f"{prefix}.clean_shutdown"] = not rep.get("problems")
-            for key, ok in facts.items():
-                merged[key] = merged.get(key, True) and ok
-        target.update(merged)
-
-    for system in ("ours", "theirs"):
-        for scenario in ("hot_path", "langchain"):
-            reps = results.get(scenario, {}).get(system)
-            if reps:
-                add(gate, f"{scenario}.{system}", reps)
-        for scenario in ("idle", "sustained"):
-            rep = results.get(scenario, {}).get(system)
-            if rep:
-                add(gate, f"{scenario}.{system}", [rep])
-        for p, reps in results.get("fleet", {}).get(system, {}).items():
-            prefix = f"fleet.{system}.P{p}"
-            add(gate if system == "ours" else info, prefix, reps)
-            gate[f"{prefix}.workers_exit_0"] = all(
-                code == 0 for rep in reps for code in rep["exit_codes"]
-            )
-    sustained = results.get("sustained", {})
-    for system, rep in sustained.items():
-        gate[f"sustained.{system}.exit_0"] = rep.get("exit_code") == 0
-    return gate, info
-
-
-# ---------------------------------------------------------------------- the table
-def _number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if abs(value) >= 100 or value == int(value):
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
-def _ratio(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.2f}" if value >= 0.1 else f"1/{1 / value:.0f}" if value else "0"
-
-
-def table(figures: Sequence[Figure]) -> list[str]:
-    """The figures as text lines: ours, theirs, ratio, target, met/missed."""
-    head = ("figure", "unit", "ours", "theirs", "ours/theirs", "target", "")
-    rows = [head]
-    for f in figures:
-        mark = {True: "met", False: "MISSED", None: ""}[f.met]
-        target = f.target.text if f.target else ""
-        rows.append(
-            (f.name, f.unit, _number(f.ours), _number(f.theirs), _ratio(f.ratio), target, mark)
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    left: Callable[[str, int], str] = str.ljust
-    right: Callable[[str, int], str] = str.rjust
-    align = [left, left, right, right, right, left, left]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(align[i](cell, widths[i]) for i, cell in enumerate(row)))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return lines
-
-
-def noise_lines(results: dict[str, Any]) -> list[str]:
-    """Median CPU of other processes (in cores) during each scenario and system."""
-    lines = []
-    for scenario, by_system in results.items():
-        if not isinstance(by_system, dict):
-            continue
-        parts = []
-        for system, value in by_system.items():
-            reps: list[dict[str, Any]] = []
-            if isinstance(value, list):
-                reps = value
-            elif isinstance(value, dict) and "noise" in value:
-                reps = [value]
-            elif isinstance(value, dict):
-                reps = [r for v in value.values() if isinstance(v, list) for r in v]
-            reps = [r for r in reps if isinstance(r, dict) and "noise" in r]
-            if reps:
-                parts.append(f"{system} {median_of(reps, 'noise.others_cores'):.2f}")
-        if parts:
-            lines.append(f"  {scenario}: " + ", ".join(parts))
-    return lines

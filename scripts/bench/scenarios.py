@@ -19,9 +19,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 
-from scripts.bench_events import NoOpHandler, Player, Run
-from scripts.bench_probe import CpuWindow, inspect_dir, percentiles_us
-from scripts.bench_systems import Lab, Logger, noop_logger, process_cpu_s, with_tags_of
+from scripts.bench.events import NoOpHandler, Player, Run
+from scripts.bench.probe import CpuWindow, inspect_dir, percentiles_us
+from scripts.bench.systems import Lab, Logger, noop_logger, process_cpu_s, with_tags_of
 
 
 @contextmanager
@@ -143,7 +143,7 @@ class LangChainInput:
     invokes: int
 
 
-def _configs(variant: str, handler: BaseCallbackHandler | None, count: int) -> list[Any]:
+def invoke_configs(variant: str, handler: BaseCallbackHandler | None, count: int) -> list[Any]:
     """One LangChain config per invoke: tags from the system's own with_tags, callbacks."""
     tag_system = variant if variant in ("ours", "theirs") else "ours"
     callbacks = [] if handler is None else [handler]
@@ -161,7 +161,7 @@ def langchain(lab: Lab, variant: str, rep: int, data: LangChainInput) -> dict[st
     )
     handler = None if variant == "none" else logger.handler
     model = FakeListChatModel(responses=data.responses)
-    configs = _configs(variant, handler, data.warmup + data.invokes)
+    configs = invoke_configs(variant, handler, data.warmup + data.invokes)
     inputs, k = data.inputs, len(data.inputs)
     for i in range(data.warmup):
         model.invoke(inputs[i % k], config=configs[i])

@@ -1,6 +1,6 @@
 """The multi-process scenarios: P spawned workers logging into one directory, and one
 producer under sustained load. The `*_worker` functions run in the spawned children: they
-import only their own system's package (through bench_systems) and report to a queue."""
+import only their own system's package (through systems.py) and report to a queue."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from uuid import UUID
 
 import psutil
 
-from scripts.bench_events import Player, Run, custom_id_tags, make_runs, make_templates
-from scripts.bench_probe import MB, CpuWindow, MemorySampler, inspect_dir
-from scripts.bench_systems import Lab, Logger, open_logger, peak_rss_bytes, process_cpu_s
+from scripts.bench.events import Player, Run, custom_id_tags, make_runs, make_templates
+from scripts.bench.probe import MB, CpuWindow, MemorySampler, inspect_dir
+from scripts.bench.systems import Lab, Logger, open_logger, peak_rss_bytes, process_cpu_s
 
 READY_TIMEOUT_S = 180.0
 RUN_TIMEOUT_S = 600.0

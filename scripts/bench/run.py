@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts import bench_scenarios, bench_workers
-from scripts.bench_events import (
+from scripts.bench import chat_openai, scenarios, workers
+from scripts.bench.events import (
     Player,
     chat_inputs,
     custom_id_tags,
@@ -18,12 +18,12 @@ from scripts.bench_events import (
     make_runs,
     make_templates,
 )
-from scripts.bench_model import serialized_model
-from scripts.bench_probe import time_read_back
-from scripts.bench_systems import SYSTEMS, Lab, with_tags_of
+from scripts.bench.model import serialized_model
+from scripts.bench.probe import median_of, time_read_back
+from scripts.bench.systems import SYSTEMS, Lab, with_tags_of
 
 if TYPE_CHECKING:
-    from scripts.bench import Plan
+    from scripts.bench.plan import Plan
 
 
 def say(line: str = "") -> None:
@@ -51,15 +51,15 @@ def check_same_tags() -> None:
 def run_hot_path(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
     templates = make_templates(seed)
     runs = make_runs(seed, plan.hot_warmup_runs + plan.hot_runs, templates, "row")
-    data = bench_scenarios.HotPathInput(
+    data = scenarios.HotPathInput(
         Player(serialized_model()), runs[: plan.hot_warmup_runs], runs[plan.hot_warmup_runs :]
     )
     out: dict[str, Any] = {"ours": [], "theirs": [], "loop_cpu_us": []}
     for rep, system in interleaved(plan.reps):
         if system == SYSTEMS[0]:
-            out["loop_cpu_us"].append(bench_scenarios.loop_overhead_us(data))
-        result = bench_scenarios.hot_path(lab, system, rep, data)
-        bench_scenarios.add_cpu_per_event(result, out["loop_cpu_us"][-1])
+            out["loop_cpu_us"].append(scenarios.loop_overhead_us(data))
+        result = scenarios.hot_path(lab, system, rep, data)
+        scenarios.add_cpu_per_event(result, out["loop_cpu_us"][-1])
         out[system].append(result)
         say(
             f"  hot path  {system:6} rep {rep}: {result['cpu_per_event_us']:7.1f} us CPU/event,"
@@ -69,17 +69,40 @@ def run_hot_path(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
 
 
 def run_langchain(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
-    data = bench_scenarios.LangChainInput(
+    data = scenarios.LangChainInput(
         chat_inputs(seed), fake_responses(seed), plan.langchain_warmup, plan.langchain_invokes
     )
-    out: dict[str, Any] = {v: [] for v in bench_scenarios.LANGCHAIN_VARIANTS}
+    out: dict[str, Any] = {v: [] for v in scenarios.LANGCHAIN_VARIANTS}
     for rep in range(plan.reps):
-        for variant in bench_scenarios.LANGCHAIN_VARIANTS:
-            result = bench_scenarios.langchain(lab, variant, rep, data)
+        for variant in scenarios.LANGCHAIN_VARIANTS:
+            result = scenarios.langchain(lab, variant, rep, data)
             out[variant].append(result)
             say(
                 f"  langchain {variant:6} rep {rep}: {result['durable_us']:7.1f} us/invoke "
                 "until durable"
+            )
+    return out
+
+
+def run_chat_openai(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
+    data = chat_openai.ChatInput(
+        chat_inputs(seed),
+        plan.chat_warmup,
+        plan.chat_rounds,
+        plan.chat_block,
+        plan.chat_async_block,
+        plan.chat_concurrency,
+    )
+    out: dict[str, Any] = {}
+    with chat_openai.ChatBench(data) as bench:
+        for mode in chat_openai.MODES:
+            out[mode] = result = bench.run_mode(lab, mode)
+            cpu = ", ".join(
+                f"{v} {median_of(result[v], 'own_cpu_us'):.0f}" for v in chat_openai.VARIANTS
+            )
+            say(
+                f"  ChatOpenAI {mode:5}: CPU/call of the calling process (us, median of "
+                f"{data.rounds} rounds): {cpu}; our writer {result['writer_cpu_us']:.0f}"
             )
     return out
 
@@ -89,9 +112,7 @@ def run_fleet(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {s: {str(p): [] for p in plan.fleet_sizes} for s in SYSTEMS}
     for p in plan.fleet_sizes:
         for rep, system in interleaved(plan.fleet_reps):
-            result = bench_workers.fleet(
-                lab, system, p, plan.fleet_runs, seed, serialized, f"r{rep}"
-            )
+            result = workers.fleet(lab, system, p, plan.fleet_runs, seed, serialized, f"r{rep}")
             out[system][str(p)].append(result)
             say(
                 f"  fleet P={p} {system:6} rep {rep}: {result['events_per_s']:9,.0f} events/s,"
@@ -115,12 +136,12 @@ def run_read_back(plan: Plan, fleet: dict[str, Any]) -> dict[str, Any]:
 
 def run_idle(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
     templates = make_templates(seed)
-    data = bench_scenarios.HotPathInput(
+    data = scenarios.HotPathInput(
         Player(serialized_model()), make_runs(seed, 10, templates, "row"), []
     )
     out = {}
     for system in SYSTEMS:
-        out[system] = bench_scenarios.idle(lab, system, data, plan.idle_s)
+        out[system] = scenarios.idle(lab, system, data, plan.idle_s)
         writer = out[system]["writer_cpu_pct"]
         say(
             f"  idle {system:6}: writer "
@@ -134,7 +155,7 @@ def run_sustained(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
     serialized = serialized_model()
     out = {}
     for system in SYSTEMS:
-        out[system] = bench_workers.sustained(
+        out[system] = workers.sustained(
             lab, system, plan.sustain_warmup_runs, plan.sustain_s, seed, serialized
         )
         say(
@@ -145,15 +166,15 @@ def run_sustained(lab: Lab, plan: Plan, seed: int) -> dict[str, Any]:
 
 
 def run(plan: Plan, only: list[str], seed: int, root: Path) -> dict[str, Any]:
-    """Every scenario named in `only` (in this order: hot_path, langchain, fleet,
-    read_back, idle, sustained), with log directories under `root`; every logger is closed
-    and every writer gone when this returns."""
+    """Every scenario named in `only` (in the order of plan.SCENARIOS), with log directories
+    under `root`; every logger is closed and every writer gone when this returns."""
     check_same_tags()
     lab = Lab(root)
     results: dict[str, Any] = {}
     steps: dict[str, Callable[[], dict[str, Any]]] = {
         "hot_path": lambda: run_hot_path(lab, plan, seed),
         "langchain": lambda: run_langchain(lab, plan, seed),
+        "chat_openai": lambda: run_chat_openai(lab, plan, seed),
         "fleet": lambda: run_fleet(lab, plan, seed),
         "read_back": lambda: run_read_back(plan, results["fleet"]),
         "idle": lambda: run_idle(lab, plan, seed),

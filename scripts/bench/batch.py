@@ -1,7 +1,7 @@
 """Batch benchmark: flat memory with return_results=False, and where processes=N pays off.
 
-    python scripts/bench_batch.py --rows 1000000          # memory over a million rows
-    python scripts/bench_batch.py --processes-rows 400    # CPU-bound parsing, 1 vs N processes
+    python -m scripts.bench.batch --rows 1000000          # memory over a million rows
+    python -m scripts.bench.batch --processes-rows 400    # CPU-bound parsing, 1 vs N processes
 
 Every row goes through a real LangChain fake chat model and is logged by a ParquetLogger; the
 rows read back from Parquet are checked against the rows sent (exit code 1 if they differ).
