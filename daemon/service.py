@@ -375,7 +375,8 @@ class WriterService:
         if malformed:
             self.counters.invalid_records += 1
         if buf.file is None:
-            final = self.state.log_dir / partition / self._namer.next_name()
+            folder = partfile.partition_folder(self.state.log_dir, partition)
+            final = folder / self._namer.next_name()
             buf.file = partfile.PartWriter(final, table.schema)
         buf.file.write(table)
         buf.metas, buf.payloads = [], []

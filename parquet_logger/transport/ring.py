@@ -42,8 +42,10 @@ Invariants:
 from __future__ import annotations
 
 import fcntl
+import logging
 import mmap
 import os
+import stat
 import struct
 import threading
 import time
@@ -53,6 +55,8 @@ from pathlib import Path
 
 from parquet_logger.errors import RingError
 from parquet_logger.transport.statedir import StateDir, open_private
+
+log = logging.getLogger("parquet_logger")
 
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
@@ -76,6 +80,15 @@ WRITER_HEARTBEAT = 33
 CORRUPT_FRAMES = 34
 UPLOAD_SETTLED = 40
 UPLOAD_FAILURES = 41
+
+
+def _taken_by_another(path: Path) -> bool:
+    """`path` exists and is not a plain file of this user (a symlink, or another user's)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid()
 
 
 def frame_size(body_len: int) -> int:
@@ -207,7 +220,17 @@ class Ring:
             if ring is not None:
                 return ring
             errors = []
-            for path in (state.shm_ring, state.file_ring):
+            shm_ring = state.shm_ring
+            if _taken_by_another(shm_ring):
+                taken, shm_ring = shm_ring, state.claim_private_ring_name()
+                log.warning(
+                    "%s is not this user's (another local user created it first); the ring "
+                    "of %s is %s instead, its name kept in the owner-only state folder",
+                    taken,
+                    state.log_dir,
+                    shm_ring,
+                )
+            for path in (shm_ring, state.file_ring):
                 try:
                     return cls._create(path, capacity)
                 except OSError as exc:
@@ -230,6 +253,12 @@ class Ring:
             try:
                 fd = open_private(path, os.O_RDWR)
             except FileNotFoundError:
+                continue
+            except OSError:
+                # The /dev/shm name is predictable: another user may own it, or have put a
+                # symlink there. create_or_attach then claims a private name instead.
+                if path == state.file_ring or not _taken_by_another(path):
+                    raise
                 continue
             return cls(path, fd)
         return None
