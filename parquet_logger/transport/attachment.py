@@ -296,10 +296,38 @@ def _flush_all_at_exit() -> None:
             attachment.close()
     if failed_upload:
         # on_failure="error": a job whose logs did not reach S3 must not look successful.
-        # This hook was registered at import, so it runs after the application's own.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        _exit_failed_after_other_handlers()
+
+
+def _exit_failed_after_other_handlers() -> None:
+    """End the process with status 1 once every other exit handler has run, each once.
+
+    Only os._exit sets the status this late, and it skips the handlers not yet run (among
+    them logging.shutdown, with the application's buffered log lines). So this hook runs
+    first (see _run_first) and, on failure, runs all the others itself before exiting.
+    """
+    atexit.unregister(_flush_all_at_exit)
+    if _runs_first:
+        atexit._run_exitfuncs()  # the application's handlers, in Python's own order
+    else:
+        log.error("parquet-logger: the process exits with status 0 despite the failed upload")
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+_runs_first = False
+
+
+def _run_first() -> None:
+    """At the start of interpreter shutdown (threads' exit hooks run before atexit's), make
+    our exit hook the last registered, so that it is the first to run: no application
+    handler has run yet when it may have to end the process."""
+    global _runs_first
+    atexit.unregister(_flush_all_at_exit)
+    atexit.register(_flush_all_at_exit)
+    _runs_first = True
 
 
 def _reinit_in_child() -> None:
@@ -314,4 +342,8 @@ def _reinit_in_child() -> None:
 
 
 atexit.register(_flush_all_at_exit)
+# Private, but in every CPython since 3.9; without it a failed upload only logs at exit.
+_register_thread_exit = getattr(threading, "_register_atexit", None)
+if _register_thread_exit is not None:
+    _register_thread_exit(_run_first)
 os.register_at_fork(after_in_child=_reinit_in_child)
