@@ -287,7 +287,10 @@ def _flush_all_at_exit() -> None:
             log.error("parquet-logger: %s", exc)
             failed_upload = True
         except TimeoutError as exc:
-            log.error("%s", exc)
+            if attachment.writer_alive():
+                log.error("%s", exc)
+            else:
+                _report_stranded(attachment)
         except Exception:
             log.exception("parquet-logger: flush at exit failed for %s", attachment.state.log_dir)
     with _registry_lock:
@@ -297,6 +300,21 @@ def _flush_all_at_exit() -> None:
     if failed_upload:
         # on_failure="error": a job whose logs did not reach S3 must not look successful.
         _exit_failed_after_other_handlers()
+
+
+def _report_stranded(attachment: Attachment) -> None:
+    """Say loudly that events stay behind in the ring with no writer to write them: they
+    survive this process (the ring is in /dev/shm), not a reboot or a torn-down container."""
+    pending = attachment.ring.pending_records()
+    log.error(
+        "parquet-logger: %d events logged to %s are not in Parquet yet and no writer is "
+        "running; they wait in %s until one runs. Write them now with: "
+        "parquet-logger-daemon run --dir %s --exit-when-idle",
+        pending,
+        attachment.state.log_dir,
+        attachment.ring.path,
+        attachment.state.log_dir,
+    )
 
 
 def _exit_failed_after_other_handlers() -> None:

@@ -453,6 +453,20 @@ class Ring:
             pos += size
         return bodies, pos, corrupt
 
+    def pending_records(self) -> int:
+        """How many published records the writer has not committed yet (all producers'):
+        a walk over the frame headers from committed to head, without reading bodies."""
+        pos, head, cap = int(self._words[COMMITTED]), int(self._words[HEAD]), self.capacity
+        count = 0
+        while pos < head:
+            length = FRAME_HEADER.unpack_from(self._data, pos % cap)[0]
+            size = frame_size(length)
+            if length == 0 or size > head - pos:
+                return count + 1  # framing lost: at least this one
+            count += 1
+            pos += size
+        return count
+
     def commit(self, pos: int) -> None:
         """Free the ring up to `pos`: every record before it is in a durable file."""
         self._words[COMMITTED] = pos
