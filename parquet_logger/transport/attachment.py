@@ -77,10 +77,15 @@ class Attachment:
                 time.sleep(0.005)
 
     # ------------------------------------------------------------------ hot path
-    def put(self, body: bytes, wait_s: float) -> bool:
+    def put(self, body: bytes, wait_s: float, lock_wait_s: float | None = None) -> bool:
         if self._watchdog is None:
             self._start_watchdog()  # first put in a forked child
-        return self.ring.put(body, self.lock, wait_s)
+        return self.ring.put(body, self.lock, wait_s, lock_wait_s)
+
+    def drop_reason(self) -> str:
+        """Why the last put was dropped: the ring lock out of reach, or a full ring."""
+        holder = self.lock.blocked_by
+        return f"ring lock held by {holder}" if holder else "ring full"
 
     # ------------------------------------------------------------------ writer care
     def writer_alive(self) -> bool:
@@ -148,7 +153,7 @@ class Attachment:
         target = self.ring.last_put_end
         deadline = time.monotonic() + timeout
         if self.ring.committed < target:
-            self.ring.request_flush(self.lock)
+            self.ring.request_flush(self.lock, timeout)
             self._wait_until(ring_layout.COMMITTED, target, deadline, "in Parquet", timeout)
         if self.s3 is not None:
             self._wait_until(ring_layout.UPLOAD_SETTLED, target, deadline, "uploaded", timeout)

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parquet_logger.errors import RingError
+from parquet_logger.transport.lock_holder import describe_holders
 from parquet_logger.transport.statedir import StateDir, open_private
 
 log = logging.getLogger("parquet_logger")
@@ -107,6 +108,7 @@ class RingLock:
         self._path = path
         self._thread_lock = threading.Lock()
         self._fd = open_private(path)
+        self.blocked_by: str | None = None  # who held the lock when an acquire gave up
 
     def reopen(self) -> None:
         """Called in a forked child: fresh thread lock, own file description."""
@@ -114,13 +116,49 @@ class RingLock:
         old, self._fd = self._fd, open_private(self._path)
         os.close(old)
 
-    def acquire(self) -> None:
-        self._thread_lock.acquire()
+    def acquire(self, timeout_s: float = -1.0) -> bool:
+        """Take the lock; wait at most `timeout_s` (forever if negative).
+
+        Returns False when it could not be had in time: another process holds it (a stopped
+        or very slow producer); `blocked_by` then says which and in what state. A producer
+        whose lock holder is stopped must drop and count, never hang (see Ring.put).
+        """
+        if timeout_s < 0:
+            self._thread_lock.acquire()
+        elif not self._thread_lock.acquire(timeout=timeout_s):
+            self.blocked_by = "another thread of this process"
+            return False
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if timeout_s < 0:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                return True
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the common case: free
+                return True
+            except BlockingIOError:
+                pass
+            if self._poll(time.monotonic() + timeout_s):
+                return True
+            self.blocked_by = describe_holders(self._fd)
         except BaseException:
             self._thread_lock.release()
             raise
+        self._thread_lock.release()
+        return False
+
+    def _poll(self, deadline: float) -> bool:
+        # flock has no timeout: poll, yielding first (a holder copies for microseconds),
+        # then backing off to a millisecond.
+        pause = 0.0
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(max(pause * 2, 0.00002), 0.001)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                continue
+        return False
 
     def release(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -188,6 +226,9 @@ class Ring:
         # the committed position at which a put last gave up (to not wait again in vain).
         self.last_put_end = 0
         self._gave_up_at: int | None = None
+        # Drops counted while the ring lock was out of reach: [events, bytes], added to the
+        # header's counters at the next put that gets the lock.
+        self._local_drops = [0, 0]
 
     def _release_views(self, view: memoryview) -> None:
         self._words.release()
@@ -340,8 +381,15 @@ class Ring:
         )
 
     # ----------------------------------------------------------------- producer side
-    def put(self, body: bytes, lock: RingLock, wait_s: float) -> bool:
+    def put(
+        self, body: bytes, lock: RingLock, wait_s: float, lock_wait_s: float | None = None
+    ) -> bool:
         """Append one record; wait up to `wait_s` for room, then count a drop.
+
+        The ring lock is waited for at most `lock_wait_s` (default `wait_s`) as well: a
+        producer stopped while holding it (SIGSTOP, a debugger) makes the others drop and
+        count, not hang; once one put gave up on a holder, the next ones try only once until
+        the lock is free again.
 
         Returns True when the record is published (it is then in the write-ahead log and will
         reach Parquet even if this process dies right after), False when it was dropped.
@@ -359,8 +407,12 @@ class Ring:
         deadline: float | None = None
         pause = 0.00005
         crc = zlib.crc32(body)  # outside the lock: other producers wait only for the copy
+        lock_deadline = time.monotonic() + (wait_s if lock_wait_s is None else lock_wait_s)
         while True:
-            lock.acquire()
+            if not self._acquire(lock, lock_deadline):
+                self._local_drops[0] += 1
+                self._local_drops[1] += len(body)
+                return False
             try:
                 head = w[HEAD]
                 fill = head - w[COMMITTED]
@@ -390,12 +442,23 @@ class Ring:
             time.sleep(pause)
             pause = min(pause * 2, 0.005)
 
+    def _acquire(self, lock: RingLock, deadline: float) -> bool:
+        """The ring lock before `deadline` (one try only while the last holder we gave up on
+        may still hold it); drops counted while it was out of reach are added on success."""
+        wait_s = 0.0 if lock.blocked_by else max(0.0, deadline - time.monotonic())
+        if not lock.acquire(wait_s):
+            return False
+        lock.blocked_by = None
+        if self._local_drops[0]:
+            self._words[DROPPED_EVENTS] += self._local_drops[0]
+            self._words[DROPPED_BYTES] += self._local_drops[1]
+            self._local_drops = [0, 0]
+        return True
+
     def _count_drop(self, lock: RingLock, nbytes: int) -> None:
-        lock.acquire()
-        try:
-            self._words[DROPPED_EVENTS] += 1
-            self._words[DROPPED_BYTES] += nbytes
-        finally:
+        self._local_drops[0] += 1
+        self._local_drops[1] += nbytes
+        if self._acquire(lock, time.monotonic()):
             lock.release()
 
     def _write_frame(self, head: int, body: bytes, crc: int) -> None:
@@ -409,9 +472,17 @@ class Ring:
         if first < len(body):
             data[: len(body) - first] = body[first:]
 
-    def request_flush(self, lock: RingLock) -> None:
-        """Ask the writer to write out everything it holds now (it watches this counter)."""
-        lock.acquire()
+    def request_flush(self, lock: RingLock, timeout_s: float = -1.0) -> None:
+        """Ask the writer to write out everything it holds now (it watches this counter).
+
+        Raises:
+            TimeoutError: the ring lock was held by another process for `timeout_s`.
+        """
+        if not lock.acquire(timeout_s):
+            raise TimeoutError(
+                f"parquet-logger: the ring lock of {self.path} was held by {lock.blocked_by} "
+                f"for {timeout_s} s"
+            )
         try:
             self._words[FLUSH_REQUESTS] += 1
         finally:
