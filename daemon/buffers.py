@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
 
 from parquet_logger.transport import wire
 
-from .partfile import PARTITION_PATTERN, PartWriter
+from .exporter import PartitionBuffer
+from .partfile import PARTITION_PATTERN
 
 INVALID_EVENT_TYPE = "invalid_record"
-
-
-@dataclass
-class PartitionBuffer:
-    # Meta objects and payloads, as views into the ring until the records are committed
-    # (see Ring.read): nothing is parsed or copied before the records become a table.
-    metas: list[wire.Body] = field(default_factory=list)
-    payloads: list[wire.Body] = field(default_factory=list)
-    # The part file that records already made into row groups went to (see
-    # WriterService._seal); it keeps its temporary name until the flush publishes it.
-    file: PartWriter | None = None
 
 
 class Buffers:
@@ -59,18 +48,22 @@ class Buffers:
         self.nbytes += len(body)
 
     def take(self) -> dict[str, PartitionBuffer]:
-        """Hand over everything buffered and start empty."""
+        """Hand over everything buffered and start empty (also how buffered records are
+        dropped after a failed write: they are still in the ring, uncommitted)."""
         taken, self.partitions = self.partitions, {}
         self.rows = 0
         self.nbytes = 0
         return taken
 
-    def discard(self) -> None:
-        """Drop everything, part files in the making included (their records are still in
-        the ring, uncommitted: the writer reads them again)."""
-        for buf in self.take().values():
-            if buf.file is not None:
-                buf.file.abort()
+    def take_full(self, min_rows: int) -> dict[str, PartitionBuffer]:
+        """Hand over the records of each partition holding at least `min_rows` of them; the
+        counts (`rows`, `nbytes`) still include them until the next `take`."""
+        full = {}
+        for partition, buf in self.partitions.items():
+            if len(buf.metas) >= min_rows:
+                full[partition] = PartitionBuffer(buf.metas, buf.payloads)
+                buf.metas, buf.payloads = [], []
+        return full
 
 
 def _invalid_partition(like: str, now_us: int) -> str:

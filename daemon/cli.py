@@ -9,25 +9,26 @@ import sys
 import orjson
 
 from parquet_logger.s3config import S3Config
+from parquet_logger.transport.protocol import ControlExit, RunExit
 from parquet_logger.transport.statedir import StateDir
 
 from . import control
-from .service import EXIT_ERROR, WriterConfig, WriterService
+from .service import WriterConfig, WriterService
 
-EXIT_CODES_HELP = """exit codes of run:
-  0  drained and stopped (SIGTERM/SIGINT, or no producer left with --exit-when-idle)
-  1  error (see the log on stderr)
-  2  bad usage
-  3  another writer is already running for this directory
-  4  forced exit by a second SIGTERM/SIGINT (nothing committed is lost; the next writer
-     writes what the ring still holds)
+EXIT_CODES_HELP = f"""exit codes of run:
+  {RunExit.OK}  drained and stopped (SIGTERM/SIGINT, or no producer left with --exit-when-idle)
+  {RunExit.ERROR}  error (see the log on stderr)
+  {RunExit.USAGE}  bad usage
+  {RunExit.ALREADY_RUNNING}  another writer is already running for this directory
+  {RunExit.FORCED}  forced exit by a second SIGTERM/SIGINT (nothing committed is lost;
+     the next writer writes what the ring still holds)
 signals: SIGTERM/SIGINT drain and exit, SIGHUP writes out everything buffered now."""
 
-CONTROL_EXIT_HELP = """exit codes:
-  0  done (status: the writer is running)
-  1  failed or timed out
-  2  bad usage
-  3  no writer is running for this directory"""
+CONTROL_EXIT_HELP = f"""exit codes:
+  {ControlExit.DONE}  done (status: the writer is running)
+  {ControlExit.FAILED}  failed or timed out
+  {ControlExit.USAGE}  bad usage
+  {ControlExit.NO_WRITER}  no writer is running for this directory"""
 
 
 def _positive_float(text: str) -> float:
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         return WriterService(args.log_dir, config).run()
     except Exception:
         logging.getLogger("parquet_logger_daemon").exception("writer failed")
-        return EXIT_ERROR
+        return RunExit.ERROR
 
 
 def _s3_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S3Config | None:
@@ -217,13 +218,13 @@ def _control(args: argparse.Namespace) -> int:
             sys.stdout.write(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n")
         else:
             sys.stdout.write(control.format_status(status) + "\n")
-        return control.EXIT_RUNNING if status["running"] else control.EXIT_NOT_RUNNING
+        return ControlExit.DONE if status["running"] else ControlExit.NO_WRITER
     action = control.stop if args.command == "stop" else control.flush
     code = action(state, args.timeout)
     messages = {
-        control.EXIT_RUNNING: f"{args.command}: done",
-        control.EXIT_FAILED: f"{args.command}: the writer did not finish within {args.timeout} s",
-        control.EXIT_NOT_RUNNING: f"{args.command}: no writer is running for {state.log_dir}",
+        ControlExit.DONE: f"{args.command}: done",
+        ControlExit.FAILED: f"{args.command}: the writer did not finish within {args.timeout} s",
+        ControlExit.NO_WRITER: f"{args.command}: no writer is running for {state.log_dir}",
     }
     sys.stderr.write(messages[code] + "\n")
     return code

@@ -12,13 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from parquet_logger.transport.protocol import ControlExit, WriterStatus
 from parquet_logger.transport.ring import Ring, RingLock
-from parquet_logger.transport.statedir import StateDir, read_json_object
+from parquet_logger.transport.statedir import StateDir
 from parquet_logger.transport.writer_launch import writer_alive
-
-EXIT_RUNNING = 0
-EXIT_FAILED = 1
-EXIT_NOT_RUNNING = 3
 
 
 def writer_running(state: StateDir) -> bool:
@@ -54,7 +51,10 @@ def producer_pids(path: Path) -> list[int]:
 def read_status(state: StateDir) -> dict[str, Any]:
     """The writer's status: liveness, its status file, the ring header and the producers."""
     running = writer_running(state)
-    status: dict[str, Any] = {"log_dir": str(state.log_dir), **read_json_object(state.status)}
+    written = WriterStatus.read(state.status)
+    status: dict[str, Any] = {"log_dir": str(state.log_dir)}
+    if written is not None:
+        status.update(written.to_dict())
     status["running"] = running  # the file may be stale: the lock is the truth
     ring = Ring.attach(state)
     if ring is not None:
@@ -119,29 +119,29 @@ def format_status(status: dict[str, Any]) -> str:
     return "\n".join([head, *lines])
 
 
-def stop(state: StateDir, timeout_s: float) -> int:
+def stop(state: StateDir, timeout_s: float) -> ControlExit:
     """SIGTERM the writer and wait until it has drained and exited."""
     if not writer_running(state):
-        return EXIT_NOT_RUNNING
+        return ControlExit.NO_WRITER
     pid = read_status(state).get("pid")
     if not pid:
-        return EXIT_FAILED
+        return ControlExit.FAILED
     os.kill(int(pid), signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while writer_running(state):
         if time.monotonic() > deadline:
-            return EXIT_FAILED
+            return ControlExit.FAILED
         time.sleep(0.05)
-    return EXIT_RUNNING
+    return ControlExit.DONE
 
 
-def flush(state: StateDir, timeout_s: float) -> int:
+def flush(state: StateDir, timeout_s: float) -> ControlExit:
     """Ask the writer to write out everything published so far, and wait until it has."""
     if not writer_running(state):
-        return EXIT_NOT_RUNNING
+        return ControlExit.NO_WRITER
     ring = Ring.attach(state)
     if ring is None:
-        return EXIT_RUNNING  # no ring: nothing to write
+        return ControlExit.DONE  # no ring: nothing to write
     lock = RingLock(state.ring_lock)
     try:
         target = ring.head
@@ -149,9 +149,9 @@ def flush(state: StateDir, timeout_s: float) -> int:
         deadline = time.monotonic() + timeout_s
         while ring.committed < target:
             if time.monotonic() > deadline:
-                return EXIT_FAILED
+                return ControlExit.FAILED
             time.sleep(0.01)
-        return EXIT_RUNNING
+        return ControlExit.DONE
     finally:
         lock.close()
         ring.close()

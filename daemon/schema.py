@@ -1,4 +1,4 @@
-"""The frozen output schema, and turning buffered ring records into an Arrow table."""
+"""The Parquet form of `parquet_logger.columns`, and turning buffered ring records into a table."""
 
 from __future__ import annotations
 
@@ -11,50 +11,28 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pj
 
+from parquet_logger.columns import COLUMNS, SCHEMA_VERSION, ColumnType
 from parquet_logger.transport.wire import META_FIELDS, Body
 
-# Column order: the seven columns of the package users come from, then typed columns.
+_TYPES: dict[ColumnType, pa.DataType] = {
+    "timestamp_us_utc": pa.timestamp("us", tz="UTC"),
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "int16": pa.int16(),
+    "float64": pa.float64(),
+}
+
+# The output schema, in parquet_logger.columns' order and types.
 SCHEMA = pa.schema(
-    [
-        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("run_id", pa.string()),
-        pa.field("parent_run_id", pa.string()),
-        pa.field("custom_id", pa.string()),
-        pa.field("event_type", pa.string()),
-        pa.field("logger_metadata", pa.string()),
-        pa.field("payload", pa.string()),
-        pa.field("event_id", pa.string()),
-        pa.field("run_type", pa.string()),
-        pa.field("name", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("provider", pa.string()),
-        pa.field("input_tokens", pa.int64()),
-        pa.field("output_tokens", pa.int64()),
-        pa.field("total_tokens", pa.int64()),
-        pa.field("latency_ms", pa.float64()),
-        pa.field("error_type", pa.string()),
-        pa.field("host", pa.string()),
-        pa.field("pid", pa.int64()),
-        pa.field("schema_version", pa.int16()),
-    ],
-    metadata={"parquet_logger.schema_version": "1"},
+    [pa.field(c.name, _TYPES[c.type], nullable=c.nullable) for c in COLUMNS],
+    metadata={"parquet_logger.schema_version": str(SCHEMA_VERSION)},
 )
 
 # Low-cardinality columns: dictionary-encoded in the file.
-DICTIONARY_COLUMNS = [
-    "custom_id",
-    "event_type",
-    "logger_metadata",
-    "run_type",
-    "name",
-    "model",
-    "provider",
-    "error_type",
-    "host",
-]
+DICTIONARY_COLUMNS = [c.name for c in COLUMNS if c.dictionary]
 
 _MAX_CHUNK_BYTES = 2**31 - 1  # the largest data buffer a string array's i32 offsets address
-_INT_COLUMNS = {"input_tokens", "output_tokens", "total_tokens", "pid", "schema_version"}
+_INT_COLUMNS = {c.name for c in COLUMNS if c.type in ("int64", "int16")}
 _TIMESTAMP = SCHEMA.field("timestamp").type
 # The meta objects as pyarrow's JSON reader parses them: the timestamp arrives as an integer
 # (microseconds), cast afterwards; keys a newer producer adds are ignored.

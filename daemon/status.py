@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import orjson
-
 from parquet_logger.s3config import S3Config
+from parquet_logger.transport.protocol import WriterSettings, WriterStatus
 from parquet_logger.transport.ring import RingStats
-from parquet_logger.transport.statedir import StateDir, write_private
+from parquet_logger.transport.statedir import StateDir
 
 from .upload import Uploader
 
@@ -46,8 +45,9 @@ class WriterReport:
 
 def write_settings(state: StateDir, s3: S3Config | None) -> None:
     """writer.json: what this writer does, for loggers that attach to it."""
-    settings = {"pid": os.getpid(), "s3_target": s3.target if s3 else None}
-    write_private(state.writer_settings, orjson.dumps(settings))
+    WriterSettings(pid=os.getpid(), s3_target=s3.target if s3 else None).write(
+        state.writer_settings
+    )
 
 
 def write_status(
@@ -59,37 +59,39 @@ def write_status(
 ) -> None:
     """status.json; a failure to write it is logged, never raised (it is advisory)."""
     c, stats = report.counters, report.ring
-    status = {
-        "running": report.running,
-        "pid": os.getpid(),
-        "started_ns": report.started_ns,
-        "updated_ns": time.time_ns(),
-        "log_dir": str(state.log_dir),
-        "events_received": c.received,
-        "events_written": c.written,
-        "invalid_records": c.invalid_records + report.invalid_buffered,
-        "corrupt_frames": c.corrupt_frames,
-        "files_written": c.files_written,
-        "flushes": c.flushes,
-        "write_errors": c.write_errors,
-        "last_error": c.last_error,
-        "last_flush_ns": c.last_flush_ns,
-        "events_dropped": stats.dropped_events,
-        "ring_capacity": stats.capacity,
-        "ring_fill": stats.fill,
-        "ring_high_water": stats.high_water,
-        "ring_path": str(ring_path),
-    }
+    status = WriterStatus(
+        running=report.running,
+        pid=os.getpid(),
+        started_ns=report.started_ns,
+        updated_ns=time.time_ns(),
+        log_dir=str(state.log_dir),
+        events_received=c.received,
+        events_written=c.written,
+        invalid_records=c.invalid_records + report.invalid_buffered,
+        corrupt_frames=c.corrupt_frames,
+        files_written=c.files_written,
+        flushes=c.flushes,
+        write_errors=c.write_errors,
+        last_error=c.last_error,
+        last_flush_ns=c.last_flush_ns,
+        events_dropped=stats.dropped_events,
+        ring_capacity=stats.capacity,
+        ring_fill=stats.fill,
+        ring_high_water=stats.high_water,
+        ring_path=str(ring_path),
+    )
     if uploader is not None and s3 is not None:
-        status.update(
+        last_error = uploader.counters.last_error
+        status = replace(
+            status,
             s3_target=s3.target,
             files_pending_upload=uploader.pending,
             files_uploaded=uploader.counters.uploaded,
             upload_failures=uploader.counters.failed,
             upload_retries=uploader.counters.retries,
-            last_upload_error=uploader.counters.last_error,
+            last_upload_error=last_error.to_dict() if last_error is not None else {},
         )
     try:
-        write_private(state.status, orjson.dumps(status))
+        status.write(state.status)
     except OSError as exc:
         log.debug("status file not written: %s", exc)

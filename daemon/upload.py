@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tenacity import (
@@ -28,6 +28,7 @@ from tenacity import (
 )
 
 from parquet_logger.s3config import S3Config
+from parquet_logger.transport.protocol import UploadFailure
 
 from .spool import Spool, SpoolEntry
 
@@ -84,7 +85,7 @@ class UploadCounters:
     uploaded: int = 0
     failed: int = 0
     retries: int = 0
-    last_error: dict[str, str] = field(default_factory=dict)
+    last_error: UploadFailure | None = None
 
 
 class Uploader:
@@ -215,7 +216,7 @@ class Uploader:
 
     def _fail(self, entry: SpoolEntry, cause: str) -> None:
         self.counters.failed += 1
-        self.counters.last_error = {"bucket": self.config.bucket, "key": entry.key, "cause": cause}
+        self.counters.last_error = UploadFailure(self.config.bucket, entry.key, cause)
         log.error(
             "upload of s3://%s/%s failed: %s (kept in the spool)",
             self.config.bucket,

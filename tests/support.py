@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow.dataset as ds
 from parquet_logger_daemon import control
 
-from parquet_logger.transport.statedir import SHM_ROOT, StateDir, read_json_object
+from parquet_logger.transport.protocol import WriterStatus
+from parquet_logger.transport.statedir import SHM_ROOT, StateDir
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
@@ -42,8 +43,10 @@ def writer_running(log_dir: Path) -> bool:
 
 def writer_pid(log_dir: Path) -> int | None:
     """The live writer's pid from its status file (None if not known)."""
-    pid = read_json_object(StateDir.for_log_dir(log_dir).status).get("pid")
-    return pid if isinstance(pid, int) else None
+    status = WriterStatus.read(StateDir.for_log_dir(log_dir).status)
+    if status is None or not isinstance(status.pid, int) or status.pid <= 0:
+        return None  # never 0: os.kill(0, ...) signals the whole process group
+    return status.pid
 
 
 def stop_writer(log_dir: Path, timeout: float = 15.0) -> None:

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import orjson
 
+from parquet_logger.transport.protocol import ControlExit, RunExit
 from tests.support import read_rows, wait_for, writer_running
 
 
@@ -38,7 +39,7 @@ def test_status_json_reports_the_running_writer(start_writer, make_logger, log_d
         "the status file to show the write",
     )
     result = cli("status", "--dir", str(log_dir), "--json")
-    assert result.returncode == 0
+    assert result.returncode == ControlExit.DONE
     status = orjson.loads(result.stdout)
     assert status["running"] is True
     assert status["pid"] == proc.pid
@@ -57,7 +58,7 @@ def test_status_json_reports_the_running_writer(start_writer, make_logger, log_d
 def test_status_of_a_directory_without_writer(tmp_path):
     """No writer: exit code 3, and the JSON says so."""
     result = cli("status", "--dir", str(tmp_path / "none"), "--json")
-    assert result.returncode == 3
+    assert result.returncode == ControlExit.NO_WRITER == 3
     assert orjson.loads(result.stdout)["running"] is False
 
 
@@ -69,7 +70,7 @@ def test_flush_command_writes_what_is_buffered(start_writer, make_logger, log_di
     for _ in range(50):
         logger.on_llm_start({"name": "m"}, ["p"], run_id=uuid4())
     result = cli("flush", "--dir", str(log_dir), "--timeout", "20")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == ControlExit.DONE, result.stderr
     assert len(read_rows(log_dir)) == 50
 
 
@@ -77,10 +78,10 @@ def test_stop_drains_and_a_second_stop_finds_nothing(start_writer, log_dir):
     """stop: exit 0 once the writer is gone; then exit 3, as nothing runs."""
     proc = start_writer()
     wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
-    assert cli("stop", "--dir", str(log_dir)).returncode == 0
-    assert proc.wait(timeout=10) == 0
-    assert cli("stop", "--dir", str(log_dir)).returncode == 3
-    assert cli("flush", "--dir", str(log_dir)).returncode == 3
+    assert cli("stop", "--dir", str(log_dir)).returncode == ControlExit.DONE
+    assert proc.wait(timeout=10) == RunExit.OK
+    assert cli("stop", "--dir", str(log_dir)).returncode == ControlExit.NO_WRITER
+    assert cli("flush", "--dir", str(log_dir)).returncode == ControlExit.NO_WRITER
 
 
 def test_help_documents_exit_codes():

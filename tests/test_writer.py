@@ -19,6 +19,7 @@ import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.transport import wire
+from parquet_logger.transport.protocol import RunExit
 from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir
 from tests.support import read_rows, run_python, wait_for, writer_running
@@ -42,7 +43,7 @@ def test_cli_writer_serves_producers_and_drains_on_sigterm(start_writer, make_lo
     logger.close()
     assert proc.poll() is None, "a hand-started writer must not exit when producers leave"
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) == 0
+    assert proc.wait(timeout=15) == RunExit.OK
     assert not StateDir.for_log_dir(log_dir).shm_ring.exists()
 
 
@@ -51,7 +52,7 @@ def test_second_writer_for_a_directory_is_refused(log_dir, start_writer):
     first = start_writer()
     wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
     second = start_writer()
-    assert second.wait(timeout=15) == 3
+    assert second.wait(timeout=15) == RunExit.ALREADY_RUNNING == 3
     assert b"already running" in second.stderr.read()
     assert first.poll() is None
 

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from parquet_logger.errors import S3UploadError
-from parquet_logger.transport import ring as ring_layout
+from parquet_logger.transport.protocol import RunExit, UploadFailure, WriterSettings
 from parquet_logger.transport.ring import Ring, RingLock, RingStats
-from parquet_logger.transport.statedir import StateDir, open_private, read_json_object
+from parquet_logger.transport.statedir import StateDir, open_private
 from parquet_logger.transport.writer_launch import WriterOptions, spawn_writer, writer_alive
 
 log = logging.getLogger("parquet_logger")
@@ -46,7 +47,7 @@ class Attachment:
             os.close(self._producers_fd)
             raise
         self.s3 = options.s3
-        self._upload_failures_seen = self.ring.word(ring_layout.UPLOAD_FAILURES)
+        self._upload_failures_seen = self.ring.upload_failures
         self.refs = 0
         self.closed = False
         self.atexit_timeout_s = 0.0  # the largest of its loggers' atexit_timeout_s
@@ -96,7 +97,7 @@ class Attachment:
         if self._spawned is not None and self._spawned.poll() is not None:
             code = self._spawned.returncode
             self._spawned = None
-            if code not in (0, 3):  # 3: lost the race to another writer
+            if code not in (RunExit.OK, RunExit.ALREADY_RUNNING):  # lost the race: fine
                 # A writer that ran a while and died is replaced at once; one that keeps
                 # dying on start (a broken install, an unwritable directory) backs off.
                 lived_s = time.monotonic() - self._spawned_at
@@ -154,20 +155,22 @@ class Attachment:
         deadline = time.monotonic() + timeout
         if self.ring.committed < target:
             self.ring.request_flush(self.lock, timeout)
-            self._wait_until(ring_layout.COMMITTED, target, deadline, "in Parquet", timeout)
+            self._wait_until(lambda: self.ring.committed, target, deadline, "in Parquet", timeout)
         if self.s3 is not None:
-            self._wait_until(ring_layout.UPLOAD_SETTLED, target, deadline, "uploaded", timeout)
+            self._wait_until(
+                lambda: self.ring.upload_settled, target, deadline, "uploaded", timeout
+            )
             self._report_upload_failures()
 
     def _wait_until(
-        self, word: int, target: int, deadline: float, what: str, timeout: float
+        self, position: Callable[[], int], target: int, deadline: float, what: str, timeout: float
     ) -> None:
         # The writer publishes its progress only through these header words: poll them.
         pause = 0.0005
-        while self.ring.word(word) < target:
+        while position() < target:
             if time.monotonic() >= deadline:
                 raise TimeoutError(
-                    f"parquet-logger: {target - self.ring.word(word)} bytes of events logged "
+                    f"parquet-logger: {target - position()} bytes of events logged "
                     f"by this process are not yet {what} under {self.state.log_dir} after "
                     f"{timeout} s (writer alive: {self.writer_alive()}; see "
                     f"{self.state.writer_log})"
@@ -177,15 +180,15 @@ class Attachment:
 
     def _report_upload_failures(self) -> None:
         """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
-        failures = self.ring.word(ring_layout.UPLOAD_FAILURES)
+        failures = self.ring.upload_failures
         if failures <= self._upload_failures_seen or self.s3 is None:
             return
         self._upload_failures_seen = failures
-        detail = read_json_object(self.state.upload_error)
+        detail = UploadFailure.read(self.state.upload_error) or UploadFailure()
         error = S3UploadError(
-            detail.get("bucket", self.s3.bucket),
-            detail.get("key", "?"),
-            detail.get("cause", "see the writer log"),
+            detail.bucket or self.s3.bucket,
+            detail.key or "?",
+            detail.cause or "see the writer log",
         )
         if self.s3.on_failure == "error":
             raise error
@@ -206,7 +209,8 @@ class Attachment:
             )
         if not self.writer_alive():
             return
-        live = read_json_object(self.state.writer_settings).get("s3_target", wanted)
+        settings = WriterSettings.read(self.state.writer_settings)
+        live = wanted if settings is None else settings.s3_target
         if wanted is not None and live != wanted:
             raise ValueError(
                 f"s3 target {wanted} differs from {live or 'no upload'}, the target of the "

@@ -28,11 +28,17 @@ where they fall in the data area. A frame is `u32 length, u32 crc32(body), body`
 bytes, and may wrap around the end of the data area (its 8-byte header never does).
 
 Invariants:
+- `committed` is the write-ahead log's mark: the writer advances it only once the Parquet files
+  holding every record before it are durable (see the writer's commit journal), so a writer
+  that crashes loses nothing and a restarted writer resumes reading at `committed`.
 - `committed <= head` and `head - committed <= capacity`: producers only write into space the
   writer has committed, i.e. whose records are in durable Parquet files.
 - A record is published by one aligned 8-byte store of `head` (memoryview cast "Q"), made after
-  its bytes are in place. A producer killed before that store published nothing; the next
-  producer overwrites the same space.
+  its bytes are in place (`struct.pack_into` would zero-fill first, and a reader could see the
+  torn value). A producer killed before that store published nothing; the next producer
+  overwrites the same space, and the writer never reads past `head`.
+- Every header word is written by one side only (the table's last column), one aligned store
+  at a time; code outside this module reads and writes them through `Ring`'s named accessors.
 - The ring lock is `flock` on a file each process opens itself, plus a thread lock, so the
   kernel releases it when its holder dies. The writer takes no lock: it reads up to `head`.
 - Bytes in the ring are never unpickled or evaluated: the writer checks length and CRC and
@@ -41,23 +47,18 @@ Invariants:
 
 from __future__ import annotations
 
-import fcntl
-import logging
 import mmap
 import os
-import stat
 import struct
-import threading
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from parquet_logger.errors import RingError
-from parquet_logger.transport.lock_holder import describe_holders
-from parquet_logger.transport.statedir import StateDir, open_private
-
-log = logging.getLogger("parquet_logger")
+from parquet_logger.transport import ring_file
+from parquet_logger.transport.ring_lock import RingLock
+from parquet_logger.transport.statedir import StateDir
 
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
@@ -67,29 +68,21 @@ HEADER_SIZE = 4096
 FRAME_HEADER = struct.Struct("<II")
 MIN_CAPACITY = 64 * 1024
 
-# Word indexes into the header viewed as u64 (offset // 8).
+# Word indexes into the header viewed as u64 (offset // 8). Private: other modules use the
+# named accessors of `Ring`, so that who may write which word is stated here alone.
 _MAGIC, _VERSION, _CAPACITY, _RING_ID, _CREATED = 0, 1, 2, 3, 4
-HEAD = 8
-COMMITTED = 16
-FLUSH_REQUESTS = 24
-HIGH_WATER = 25
-DROPPED_EVENTS = 26
-DROPPED_BYTES = 27
-WAITED_PUTS = 28
-WRITER_PID = 32
-WRITER_HEARTBEAT = 33
-CORRUPT_FRAMES = 34
-UPLOAD_SETTLED = 40
-UPLOAD_FAILURES = 41
-
-
-def _taken_by_another(path: Path) -> bool:
-    """`path` exists and is not a plain file of this user (a symlink, or another user's)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    return stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid()
+_HEAD = 8
+_COMMITTED = 16
+_FLUSH_REQUESTS = 24
+_HIGH_WATER = 25
+_DROPPED_EVENTS = 26
+_DROPPED_BYTES = 27
+_WAITED_PUTS = 28
+_WRITER_PID = 32
+_WRITER_HEARTBEAT = 33
+_CORRUPT_FRAMES = 34
+_UPLOAD_SETTLED = 40
+_UPLOAD_FAILURES = 41
 
 
 def frame_size(body_len: int) -> int:
@@ -97,75 +90,35 @@ def frame_size(body_len: int) -> int:
     return (FRAME_HEADER.size + body_len + 7) & ~7
 
 
-class RingLock:
-    """The producers' mutual exclusion: a thread lock plus `flock` on the ring lock file.
+def _header(capacity: int) -> bytes:
+    """The header of a new ring: the creator's words set, every other word zero."""
+    header = bytearray(HEADER_SIZE)
+    words = memoryview(header).cast("Q")
+    words[_MAGIC] = MAGIC
+    words[_VERSION] = LAYOUT_VERSION
+    words[_CAPACITY] = capacity
+    words[_RING_ID] = int.from_bytes(os.urandom(8), "little")
+    words[_CREATED] = time.time_ns()
+    words.release()
+    return bytes(header)
 
-    flock locks belong to an open file description, so each process must open the file
-    itself: after fork, `reopen()` replaces the descriptor inherited from the parent.
+
+class _Word:
+    """A writer-owned header word as an attribute of `Ring`: one aligned 8-byte load or store.
+
+    Each is written by one thread of the one writer; readers in other processes see the old
+    value or the new one, never a mix.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._thread_lock = threading.Lock()
-        self._fd = open_private(path)
-        self.blocked_by: str | None = None  # who held the lock when an acquire gave up
+    def __init__(self, index: int, doc: str) -> None:
+        self._index = index
+        self.__doc__ = doc
 
-    def reopen(self) -> None:
-        """Called in a forked child: fresh thread lock, own file description."""
-        self._thread_lock = threading.Lock()
-        old, self._fd = self._fd, open_private(self._path)
-        os.close(old)
+    def __get__(self, ring: Ring, owner: type[Ring] | None = None) -> int:
+        return int(ring._words[self._index])
 
-    def acquire(self, timeout_s: float = -1.0) -> bool:
-        """Take the lock; wait at most `timeout_s` (forever if negative).
-
-        Returns False when it could not be had in time: another process holds it (a stopped
-        or very slow producer); `blocked_by` then says which and in what state. A producer
-        whose lock holder is stopped must drop and count, never hang (see Ring.put).
-        """
-        if timeout_s < 0:
-            self._thread_lock.acquire()
-        elif not self._thread_lock.acquire(timeout=timeout_s):
-            self.blocked_by = "another thread of this process"
-            return False
-        try:
-            if timeout_s < 0:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-                return True
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the common case: free
-                return True
-            except BlockingIOError:
-                pass
-            if self._poll(time.monotonic() + timeout_s):
-                return True
-            self.blocked_by = describe_holders(self._fd)
-        except BaseException:
-            self._thread_lock.release()
-            raise
-        self._thread_lock.release()
-        return False
-
-    def _poll(self, deadline: float) -> bool:
-        # flock has no timeout: poll, yielding first (a holder copies for microseconds),
-        # then backing off to a millisecond.
-        pause = 0.0
-        while time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(max(pause * 2, 0.00002), 0.001)
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                continue
-        return False
-
-    def release(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._thread_lock.release()
-
-    def close(self) -> None:
-        os.close(self._fd)
+    def __set__(self, ring: Ring, value: int) -> None:
+        ring._words[self._index] = value
 
 
 @dataclass(frozen=True)
@@ -250,84 +203,13 @@ class Ring:
             raise ValueError(
                 f"capacity must be a multiple of 8 and at least {MIN_CAPACITY}, got {capacity}"
             )
-        ring = cls._attach_existing(state)
-        if ring is not None:
-            return ring
-        lock_fd = open_private(state.ring_create_lock)
-        try:
-            # Creators serialize here; a loser finds the winner's ring on the second look.
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            ring = cls._attach_existing(state)
-            if ring is not None:
-                return ring
-            errors = []
-            shm_ring = state.shm_ring
-            if _taken_by_another(shm_ring):
-                taken, shm_ring = shm_ring, state.claim_private_ring_name()
-                log.warning(
-                    "%s is not this user's (another local user created it first); the ring "
-                    "of %s is %s instead, its name kept in the owner-only state folder",
-                    taken,
-                    state.log_dir,
-                    shm_ring,
-                )
-            for path in (shm_ring, state.file_ring):
-                try:
-                    return cls._create(path, capacity)
-                except OSError as exc:
-                    errors.append(f"{path}: {exc}")
-            raise RingError(
-                f"cannot reserve a ring of {capacity} bytes ({'; '.join(errors)}); "
-                "lower ring_size_bytes or free space in /dev/shm"
-            )
-        finally:
-            os.close(lock_fd)
+        return cls(*ring_file.open_or_create(state, HEADER_SIZE + capacity, _header(capacity)))
 
     @classmethod
     def attach(cls, state: StateDir) -> Ring | None:
         """The directory's existing ring, or None."""
-        return cls._attach_existing(state)
-
-    @classmethod
-    def _attach_existing(cls, state: StateDir) -> Ring | None:
-        for path in (state.shm_ring, state.file_ring):
-            try:
-                fd = open_private(path, os.O_RDWR)
-            except FileNotFoundError:
-                continue
-            except OSError:
-                # The /dev/shm name is predictable: another user may own it, or have put a
-                # symlink there. create_or_attach then claims a private name instead.
-                if path == state.file_ring or not _taken_by_another(path):
-                    raise
-                continue
-            return cls(path, fd)
-        return None
-
-    @classmethod
-    def _create(cls, path: Path, capacity: int) -> Ring:
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"{path.parent} does not exist")
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            # Reserve every page now: a full tmpfs must fail here, not SIGBUS a producer later.
-            os.posix_fallocate(fd, 0, HEADER_SIZE + capacity)
-            header = bytearray(HEADER_SIZE)
-            words = memoryview(header).cast("Q")
-            words[_MAGIC] = MAGIC
-            words[_VERSION] = LAYOUT_VERSION
-            words[_CAPACITY] = capacity
-            words[_RING_ID] = int.from_bytes(os.urandom(8), "little")
-            words[_CREATED] = time.time_ns()
-            words.release()
-            os.pwrite(fd, header, 0)
-            os.replace(tmp, path)
-        except BaseException:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-            raise
-        return cls(path, fd)
+        found = ring_file.open_existing(state)
+        return None if found is None else cls(*found)
 
     def unlink(self) -> None:
         """Remove the ring file (the writer does this when it exits with nothing left)."""
@@ -351,33 +233,42 @@ class Ring:
 
     @property
     def head(self) -> int:
-        return int(self._words[HEAD])
+        return int(self._words[_HEAD])
 
     @property
     def committed(self) -> int:
-        return int(self._words[COMMITTED])
+        """Everything before this position is in durable files (set by `commit`)."""
+        return int(self._words[_COMMITTED])
 
-    def word(self, index: int) -> int:
-        return int(self._words[index])
+    @property
+    def flush_requests(self) -> int:
+        """How many flushes producers have asked for (see `request_flush`)."""
+        return int(self._words[_FLUSH_REQUESTS])
 
-    def set_word(self, index: int, value: int) -> None:
-        """Writer-owned header words (pid, heartbeat, counters): one aligned store each."""
-        self._words[index] = value
+    writer_pid = _Word(_WRITER_PID, "The live writer's pid (0 once it has exited cleanly).")
+    writer_heartbeat_ns = _Word(_WRITER_HEARTBEAT, "When the writer last passed its loop.")
+    corrupt_frames = _Word(_CORRUPT_FRAMES, "Frames skipped for a bad length or checksum.")
+    upload_settled = _Word(
+        _UPLOAD_SETTLED, "Position up to which every file is uploaded or definitively failed."
+    )
+    upload_failures = _Word(
+        _UPLOAD_FAILURES, "Definitive upload failures (the last one's detail: upload_error.json)."
+    )
 
     def stats(self) -> RingStats:
         w = self._words
         return RingStats(
             capacity=self.capacity,
-            head=int(w[HEAD]),
-            committed=int(w[COMMITTED]),
-            high_water=int(w[HIGH_WATER]),
-            flush_requests=int(w[FLUSH_REQUESTS]),
-            dropped_events=int(w[DROPPED_EVENTS]),
-            dropped_bytes=int(w[DROPPED_BYTES]),
-            waited_puts=int(w[WAITED_PUTS]),
-            writer_pid=int(w[WRITER_PID]),
-            writer_heartbeat_ns=int(w[WRITER_HEARTBEAT]),
-            corrupt_frames=int(w[CORRUPT_FRAMES]),
+            head=int(w[_HEAD]),
+            committed=int(w[_COMMITTED]),
+            high_water=int(w[_HIGH_WATER]),
+            flush_requests=int(w[_FLUSH_REQUESTS]),
+            dropped_events=int(w[_DROPPED_EVENTS]),
+            dropped_bytes=int(w[_DROPPED_BYTES]),
+            waited_puts=int(w[_WAITED_PUTS]),
+            writer_pid=int(w[_WRITER_PID]),
+            writer_heartbeat_ns=int(w[_WRITER_HEARTBEAT]),
+            corrupt_frames=int(w[_CORRUPT_FRAMES]),
         )
 
     # ----------------------------------------------------------------- producer side
@@ -386,10 +277,10 @@ class Ring:
     ) -> bool:
         """Append one record; wait up to `wait_s` for room, then count a drop.
 
-        The ring lock is waited for at most `lock_wait_s` (default `wait_s`) as well: a
-        producer stopped while holding it (SIGSTOP, a debugger) makes the others drop and
-        count, not hang; once one put gave up on a holder, the next ones try only once until
-        the lock is free again.
+        The ring lock is waited for at most `lock_wait_s` (default `wait_s`) too: a producer
+        stopped while it holds the lock (SIGSTOP, a debugger) makes the others drop and count,
+        not hang; after one put gave up on a holder, the next ones try once until the lock is
+        free again.
 
         Returns True when the record is published (it is then in the write-ahead log and will
         reach Parquet even if this process dies right after), False when it was dropped.
@@ -414,27 +305,27 @@ class Ring:
                 self._local_drops[1] += len(body)
                 return False
             try:
-                head = w[HEAD]
-                fill = head - w[COMMITTED]
+                head = w[_HEAD]
+                fill = head - w[_COMMITTED]
                 if size <= self.capacity - fill:
                     self._write_frame(head, body, crc)
                     end = head + size
-                    w[HEAD] = end  # the publishing store
-                    if fill + size > w[HIGH_WATER]:
-                        w[HIGH_WATER] = fill + size
+                    w[_HEAD] = end  # the publishing store
+                    if fill + size > w[_HIGH_WATER]:
+                        w[_HIGH_WATER] = fill + size
                     self.last_put_end = end
                     self._gave_up_at = None
                     return True
                 now = time.monotonic()
                 if deadline is None:
-                    w[WAITED_PUTS] += 1
+                    w[_WAITED_PUTS] += 1
                     # A writer that made no progress since our last give-up is not waited for.
-                    stalled = self._gave_up_at == w[COMMITTED]
+                    stalled = self._gave_up_at == w[_COMMITTED]
                     deadline = now + (0.0 if stalled else wait_s)
                 if now >= deadline:
-                    w[DROPPED_EVENTS] += 1
-                    w[DROPPED_BYTES] += len(body)
-                    self._gave_up_at = int(w[COMMITTED])
+                    w[_DROPPED_EVENTS] += 1
+                    w[_DROPPED_BYTES] += len(body)
+                    self._gave_up_at = int(w[_COMMITTED])
                     return False
             finally:
                 lock.release()
@@ -443,15 +334,15 @@ class Ring:
             pause = min(pause * 2, 0.005)
 
     def _acquire(self, lock: RingLock, deadline: float) -> bool:
-        """The ring lock before `deadline` (one try only while the last holder we gave up on
+        """The ring lock before `deadline` (one try only while the holder we last gave up on
         may still hold it); drops counted while it was out of reach are added on success."""
         wait_s = 0.0 if lock.blocked_by else max(0.0, deadline - time.monotonic())
         if not lock.acquire(wait_s):
             return False
         lock.blocked_by = None
         if self._local_drops[0]:
-            self._words[DROPPED_EVENTS] += self._local_drops[0]
-            self._words[DROPPED_BYTES] += self._local_drops[1]
+            self._words[_DROPPED_EVENTS] += self._local_drops[0]
+            self._words[_DROPPED_BYTES] += self._local_drops[1]
             self._local_drops = [0, 0]
         return True
 
@@ -476,7 +367,7 @@ class Ring:
         """Ask the writer to write out everything it holds now (it watches this counter).
 
         Raises:
-            TimeoutError: the ring lock was held by another process for `timeout_s`.
+            TimeoutError: another process held the ring lock for `timeout_s`.
         """
         if not lock.acquire(timeout_s):
             raise TimeoutError(
@@ -484,7 +375,7 @@ class Ring:
                 f"for {timeout_s} s"
             )
         try:
-            self._words[FLUSH_REQUESTS] += 1
+            self._words[_FLUSH_REQUESTS] += 1
         finally:
             lock.release()
 
@@ -499,7 +390,7 @@ class Ring:
         everything up to head is counted as one corrupt span); a frame whose CRC fails is
         skipped on its own.
         """
-        head = int(self._words[HEAD])
+        head = int(self._words[_HEAD])
         cap = self.capacity
         data = self._data
         bodies: list[bytes | memoryview] = []
@@ -527,7 +418,7 @@ class Ring:
     def pending_records(self) -> int:
         """How many published records the writer has not committed yet (all producers'):
         a walk over the frame headers from committed to head, without reading bodies."""
-        pos, head, cap = int(self._words[COMMITTED]), int(self._words[HEAD]), self.capacity
+        pos, head, cap = int(self._words[_COMMITTED]), int(self._words[_HEAD]), self.capacity
         count = 0
         while pos < head:
             length = FRAME_HEADER.unpack_from(self._data, pos % cap)[0]
@@ -540,4 +431,4 @@ class Ring:
 
     def commit(self, pos: int) -> None:
         """Free the ring up to `pos`: every record before it is in a durable file."""
-        self._words[COMMITTED] = pos
+        self._words[_COMMITTED] = pos

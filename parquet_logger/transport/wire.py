@@ -18,33 +18,15 @@ from typing import Any
 
 import orjson
 
+from parquet_logger.columns import COLUMN_NAMES
+from parquet_logger.columns import SCHEMA_VERSION as SCHEMA_VERSION  # meta's schema_version
+
 WIRE_VERSION = 2
-SCHEMA_VERSION = 1
 _PREFIX = struct.Struct("<BHI")
 _MAX_PARTITION_BYTES = 0xFFFF
 
-# The typed columns a meta object carries (see parquet_logger_daemon.schema for their types).
-META_FIELDS: tuple[str, ...] = (
-    "timestamp",
-    "run_id",
-    "parent_run_id",
-    "custom_id",
-    "event_type",
-    "logger_metadata",
-    "event_id",
-    "run_type",
-    "name",
-    "model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "latency_ms",
-    "error_type",
-    "host",
-    "pid",
-    "schema_version",
-)
+# The typed columns a meta object carries: every output column but the payload.
+META_FIELDS: tuple[str, ...] = tuple(name for name in COLUMN_NAMES if name != "payload")
 
 Body = bytes | memoryview
 

@@ -1,0 +1,51 @@
+"""The output columns: their names, order and types, defined once for every side.
+
+Producers write each record's typed columns into its meta object (`wire.META_FIELDS`: every
+column but `payload`, which travels as bytes of its own); the writer turns this list into the
+Parquet schema (`parquet_logger_daemon.schema`). The first seven columns are those of the
+package users come from. The schema is frozen: readers take the first file's schema, so a
+change here needs a new `SCHEMA_VERSION` and a plan for the files already written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SCHEMA_VERSION = 1
+
+ColumnType = Literal["timestamp_us_utc", "string", "int64", "int16", "float64"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool = True
+    dictionary: bool = False  # few distinct values: dictionary-encoded in the file
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("timestamp", "timestamp_us_utc", nullable=False),
+    Column("run_id", "string"),
+    Column("parent_run_id", "string"),
+    Column("custom_id", "string", dictionary=True),
+    Column("event_type", "string", dictionary=True),
+    Column("logger_metadata", "string", dictionary=True),  # JSON text
+    Column("payload", "string"),  # the event's JSON envelope
+    Column("event_id", "string"),
+    Column("run_type", "string", dictionary=True),
+    Column("name", "string", dictionary=True),
+    Column("model", "string", dictionary=True),
+    Column("provider", "string", dictionary=True),
+    Column("input_tokens", "int64"),
+    Column("output_tokens", "int64"),
+    Column("total_tokens", "int64"),
+    Column("latency_ms", "float64"),
+    Column("error_type", "string", dictionary=True),
+    Column("host", "string", dictionary=True),
+    Column("pid", "int64"),
+    Column("schema_version", "int16"),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
