@@ -85,7 +85,7 @@ def test_partition_symlink_of_another_user_is_not_written_through(
             logger.flush(timeout=2)
         assert list(victim.iterdir()) == []
         status = StateDir.for_log_dir(log_dir).status
-        wait_for(lambda: b"symlink of uid" in status.read_bytes(), 10, "the refusal in status")
+        wait_for(lambda: b"symlink of uid" in status.read_bytes(), 60, "the refusal in status")
         (log_dir / f"date={today}").unlink()
         logger.flush(timeout=30)
     finally:

@@ -19,7 +19,7 @@ import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.transport.statedir import StateDir
-from tests.support import read_rows
+from tests.support import read_rows, wait_for, writer_pid
 
 pytestmark = pytest.mark.slow
 
@@ -76,9 +76,30 @@ def test_callbacks_drop_and_count_instead_of_hanging(
     """The first callback waits at most queue_full_timeout_s, the next ones not at all;
     drops are counted and the warning names the stopped pid; flush() is bounded and says
     who holds the lock; once the holder is gone, every accepted event lands."""
-    logger = make_logger(queue_full_timeout_s=0.5, flush_interval_s=60)
-    log_llm_start(logger, -1)  # accepted before the lock is taken: flush() must wait for it
-    holder = holders.stop_one()
+    logger = make_logger(queue_full_timeout_s=0.5, flush_interval_s=0.1)
+    wait_for(lambda: writer_pid(log_dir) is not None, 30, "the writer")
+    writer = writer_pid(log_dir)
+    assert writer is not None
+    os.kill(writer, signal.SIGSTOP)  # so the next event is still uncommitted at flush()
+    try:
+        log_llm_start(logger, -1)  # accepted before the lock is taken: flush() waits for it
+        holder = holders.stop_one()
+        check_drops_and_bounded_flush(logger, holder, caplog)
+    finally:
+        os.kill(writer, signal.SIGCONT)
+    holder.kill()  # the kernel releases its flock
+    holder.wait(30)
+    for i in range(50):
+        log_llm_start(logger, i)
+    logger.flush(timeout=30)
+    assert len(read_rows(log_dir)) == 51
+    assert logger.stats()["ring"].dropped_events == 101
+
+
+def check_drops_and_bounded_flush(
+    logger: ParquetLogger, holder: subprocess.Popen[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drops within the bounds, the holder named in the warning and in flush()'s error."""
     with caplog.at_level(logging.WARNING, logger="parquet_logger"):
         started = time.monotonic()
         log_llm_start(logger, 0)
@@ -95,14 +116,6 @@ def test_callbacks_drop_and_count_instead_of_hanging(
     with pytest.raises(TimeoutError, match=f"pid {holder.pid} \\(stopped\\)"):
         logger.flush(timeout=1)
     assert time.monotonic() - started < 1 + 2.0
-
-    holder.kill()  # the kernel releases its flock
-    holder.wait(30)
-    for i in range(50):
-        log_llm_start(logger, i)
-    logger.flush(timeout=30)
-    assert len(read_rows(log_dir)) == 51
-    assert logger.stats()["ring"].dropped_events == 101
 
 
 def test_exit_is_bounded_while_the_holder_is_stopped(log_dir, holders):
