@@ -99,7 +99,8 @@ class ParquetExporter:
             self.counters.invalid_records += 1
         part = self._open.get(partition)
         if part is None:
-            final = self.state.log_dir / partition / self._namer.next_name()
+            folder = partfile.partition_folder(self.state.log_dir, partition)
+            final = folder / self._namer.next_name()
             part = self._open[partition] = partfile.PartWriter(final, table.schema)
         part.write(table)
 

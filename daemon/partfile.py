@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import re
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,34 @@ TMP_PATTERN = re.compile(r"^\.part-.*\.parquet\.tmp$")
 PARTITION_PATTERN = re.compile(
     r"^(date=\d{4}-\d{2}-\d{2}(/event_type=[A-Za-z0-9_]+)?|event_type=[A-Za-z0-9_]+)?$"
 )
+
+
+def partition_folder(log_dir: Path, partition: str) -> Path:
+    """`log_dir/partition`, created one folder at a time with the user's umask.
+
+    A log directory can be shared (a sticky, world-writable folder): another user could plant
+    `date=<today>` as a symlink to a folder of theirs or of the system. A partition folder
+    that is a symlink is followed only if this user made it; otherwise the write is refused
+    (and retried by the writer, the records staying in the ring).
+
+    Raises:
+        PermissionError: a partition folder is another user's symlink, or not a directory.
+    """
+    folder = log_dir
+    for part in filter(None, partition.split("/")):
+        folder = folder / part
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+        st = os.lstat(folder)
+        if stat.S_ISLNK(st.st_mode) and st.st_uid != os.getuid():
+            raise PermissionError(
+                f"partition folder {folder} is a symlink of uid {st.st_uid} (to "
+                f"{os.readlink(folder)!r}); parquet-logger does not follow another user's "
+                "symlink: remove it"
+            )
+        if not folder.is_dir():
+            raise PermissionError(f"partition folder {folder} is not a directory")
+    return folder
 
 
 class PartNamer:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from parquet_logger.transport.statedir import fsync_dir, write_private
+from parquet_logger.transport.statedir import fsync_dir, make_private_folder, write_private
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class SpoolEntry:
 class Spool:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(mode=0o700, exist_ok=True)
+        make_private_folder(folder)
 
     def add_all(self, files: list[tuple[Path, str]]) -> list[SpoolEntry]:
         """Record uploads to do, durably, before the caller commits the ring."""

@@ -118,6 +118,7 @@ class ParquetLogger(BaseCallbackHandler):
         self._ignore = ignore_flags(settings.enabled)
         self._records = RecordBuilder(settings)
         self._wait_s = settings.queue_wait_s
+        self._lock_wait_s = settings.queue_full_timeout_s
         self._failures = 0
         self._dropped = 0
         self._warnings = WarningLimiter(log)
@@ -166,10 +167,11 @@ class ParquetLogger(BaseCallbackHandler):
         attachment = self._attachment
         if attachment is None or attachment.closed:
             attachment = self._reattach()
-        if attachment.put(body, self._wait_s):
+        if attachment.put(body, self._wait_s, self._lock_wait_s):
             return True
         self._dropped += 1
-        self._report("ring full", f"ring full, {self._dropped} event(s) dropped so far", event_type)
+        reason = attachment.drop_reason()  # per holder or "ring full": rate-limited apart
+        self._report(reason, f"{reason}, {self._dropped} event(s) dropped so far", event_type)
         return False
 
     def _reattach(self) -> attachment_registry.Attachment:

@@ -70,10 +70,15 @@ class Attachment:
                 time.sleep(0.005)
 
     # ------------------------------------------------------------------ hot path
-    def put(self, body: bytes, wait_s: float) -> bool:
+    def put(self, body: bytes, wait_s: float, lock_wait_s: float | None = None) -> bool:
         if self.supervisor.watchdog is None:
             self.supervisor.start_watchdog()  # first put in a forked child
-        return self.ring.put(body, self.lock, wait_s)
+        return self.ring.put(body, self.lock, wait_s, lock_wait_s)
+
+    def drop_reason(self) -> str:
+        """Why the last put was dropped: the ring lock out of reach, or a full ring."""
+        holder = self.lock.blocked_by
+        return f"ring lock held by {holder}" if holder else "ring full"
 
     def writer_alive(self) -> bool:
         return self.supervisor.alive()
@@ -201,7 +206,10 @@ def _flush_all_at_exit() -> None:
             log.error("parquet-logger: %s", exc)
             failed_upload = True
         except TimeoutError as exc:
-            log.error("%s", exc)
+            if attachment.writer_alive():
+                log.error("%s", exc)
+            else:
+                _report_stranded(attachment)
         except Exception:
             log.exception("parquet-logger: flush at exit failed for %s", attachment.state.log_dir)
     with _registry_lock:
@@ -210,10 +218,53 @@ def _flush_all_at_exit() -> None:
             attachment.close()
     if failed_upload:
         # on_failure="error": a job whose logs did not reach S3 must not look successful.
-        # This hook was registered at import, so it runs after the application's own.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        _exit_failed_after_other_handlers()
+
+
+def _report_stranded(attachment: Attachment) -> None:
+    """Say loudly that events stay behind in the ring with no writer to write them: they
+    survive this process (the ring is in /dev/shm), not a reboot or a torn-down container."""
+    pending = attachment.ring.pending_records()
+    log.error(
+        "parquet-logger: %d events logged to %s are not in Parquet yet and no writer is "
+        "running; they wait in %s until one runs. Write them now with: "
+        "parquet-logger-daemon run --dir %s --exit-when-idle",
+        pending,
+        attachment.state.log_dir,
+        attachment.ring.path,
+        attachment.state.log_dir,
+    )
+
+
+def _exit_failed_after_other_handlers() -> None:
+    """End the process with status 1 once every other exit handler has run, each once.
+
+    Only os._exit sets the status this late, and it skips the handlers not yet run (among
+    them logging.shutdown, with the application's buffered log lines). So this hook runs
+    first (see _run_first) and, on failure, runs all the others itself before exiting.
+    """
+    atexit.unregister(_flush_all_at_exit)
+    if _runs_first:
+        atexit._run_exitfuncs()  # the application's handlers, in Python's own order
+    else:
+        log.error("parquet-logger: the process exits with status 0 despite the failed upload")
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+_runs_first = False
+
+
+def _run_first() -> None:
+    """At the start of interpreter shutdown (threads' exit hooks run before atexit's), make
+    our exit hook the last registered, so that it is the first to run: no application
+    handler has run yet when it may have to end the process."""
+    global _runs_first
+    atexit.unregister(_flush_all_at_exit)
+    atexit.register(_flush_all_at_exit)
+    _runs_first = True
 
 
 def _reinit_in_child() -> None:
@@ -230,3 +281,7 @@ def _reinit_in_child() -> None:
 
 atexit.register(_flush_all_at_exit)
 forking.register(_reinit_in_child)
+# Private, but in every CPython since 3.9; without it a failed upload only logs at exit.
+_register_thread_exit = getattr(threading, "_register_atexit", None)
+if _register_thread_exit is not None:
+    _register_thread_exit(_run_first)

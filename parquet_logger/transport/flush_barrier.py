@@ -53,7 +53,8 @@ class FlushBarrier:
         """
         if ring.committed >= target:
             return
-        ring.request_flush(lock)
+        # Bounded too: a producer stopped while holding the ring lock must not hang flush().
+        ring.request_flush(lock, max(0.0, self.deadline - time.monotonic()))
         self.wait(lambda: ring.committed, target, "in Parquet")
 
     def wait(self, progress: Callable[[], int], target: int, what: str) -> None:

@@ -179,6 +179,9 @@ class Ring:
         # the committed position at which a put last gave up (to not wait again in vain).
         self.last_put_end = 0
         self._gave_up_at: int | None = None
+        # Drops counted while the ring lock was out of reach: [events, bytes], added to the
+        # header's counters at the next put that gets the lock.
+        self._local_drops = [0, 0]
 
     def _release_views(self, view: memoryview) -> None:
         self._words.release()
@@ -269,8 +272,15 @@ class Ring:
         )
 
     # ----------------------------------------------------------------- producer side
-    def put(self, body: bytes, lock: RingLock, wait_s: float) -> bool:
+    def put(
+        self, body: bytes, lock: RingLock, wait_s: float, lock_wait_s: float | None = None
+    ) -> bool:
         """Append one record; wait up to `wait_s` for room, then count a drop.
+
+        The ring lock is waited for at most `lock_wait_s` (default `wait_s`) too: a producer
+        stopped while it holds the lock (SIGSTOP, a debugger) makes the others drop and count,
+        not hang; after one put gave up on a holder, the next ones try once until the lock is
+        free again.
 
         Returns True when the record is published (it is then in the write-ahead log and will
         reach Parquet even if this process dies right after), False when it was dropped.
@@ -288,8 +298,12 @@ class Ring:
         deadline: float | None = None
         pause = 0.00005
         crc = zlib.crc32(body)  # outside the lock: other producers wait only for the copy
+        lock_deadline = time.monotonic() + (wait_s if lock_wait_s is None else lock_wait_s)
         while True:
-            lock.acquire()
+            if not self._acquire(lock, lock_deadline):
+                self._local_drops[0] += 1
+                self._local_drops[1] += len(body)
+                return False
             try:
                 head = w[_HEAD]
                 fill = head - w[_COMMITTED]
@@ -319,12 +333,23 @@ class Ring:
             time.sleep(pause)
             pause = min(pause * 2, 0.005)
 
+    def _acquire(self, lock: RingLock, deadline: float) -> bool:
+        """The ring lock before `deadline` (one try only while the holder we last gave up on
+        may still hold it); drops counted while it was out of reach are added on success."""
+        wait_s = 0.0 if lock.blocked_by else max(0.0, deadline - time.monotonic())
+        if not lock.acquire(wait_s):
+            return False
+        lock.blocked_by = None
+        if self._local_drops[0]:
+            self._words[_DROPPED_EVENTS] += self._local_drops[0]
+            self._words[_DROPPED_BYTES] += self._local_drops[1]
+            self._local_drops = [0, 0]
+        return True
+
     def _count_drop(self, lock: RingLock, nbytes: int) -> None:
-        lock.acquire()
-        try:
-            self._words[_DROPPED_EVENTS] += 1
-            self._words[_DROPPED_BYTES] += nbytes
-        finally:
+        self._local_drops[0] += 1
+        self._local_drops[1] += nbytes
+        if self._acquire(lock, time.monotonic()):
             lock.release()
 
     def _write_frame(self, head: int, body: bytes, crc: int) -> None:
@@ -338,9 +363,17 @@ class Ring:
         if first < len(body):
             data[: len(body) - first] = body[first:]
 
-    def request_flush(self, lock: RingLock) -> None:
-        """Ask the writer to write out everything it holds now (it watches this counter)."""
-        lock.acquire()
+    def request_flush(self, lock: RingLock, timeout_s: float = -1.0) -> None:
+        """Ask the writer to write out everything it holds now (it watches this counter).
+
+        Raises:
+            TimeoutError: another process held the ring lock for `timeout_s`.
+        """
+        if not lock.acquire(timeout_s):
+            raise TimeoutError(
+                f"parquet-logger: the ring lock of {self.path} was held by {lock.blocked_by} "
+                f"for {timeout_s} s"
+            )
         try:
             self._words[_FLUSH_REQUESTS] += 1
         finally:
@@ -381,6 +414,20 @@ class Ring:
                 corrupt += 1
             pos += size
         return bodies, pos, corrupt
+
+    def pending_records(self) -> int:
+        """How many published records the writer has not committed yet (all producers'):
+        a walk over the frame headers from committed to head, without reading bodies."""
+        pos, head, cap = int(self._words[_COMMITTED]), int(self._words[_HEAD]), self.capacity
+        count = 0
+        while pos < head:
+            length = FRAME_HEADER.unpack_from(self._data, pos % cap)[0]
+            size = frame_size(length)
+            if length == 0 or size > head - pos:
+                return count + 1  # framing lost: at least this one
+            count += 1
+            pos += size
+        return count
 
     def commit(self, pos: int) -> None:
         """Free the ring up to `pos`: every record before it is in a durable file."""

@@ -10,11 +10,15 @@ here, never as a SIGBUS in a producer later.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import stat
 from pathlib import Path
 
 from parquet_logger.errors import RingError
 from parquet_logger.transport.statedir import StateDir, open_private
+
+log = logging.getLogger("parquet_logger")
 
 
 def open_existing(state: StateDir) -> tuple[Path, int] | None:
@@ -24,7 +28,21 @@ def open_existing(state: StateDir) -> tuple[Path, int] | None:
             return path, open_private(path, os.O_RDWR)
         except FileNotFoundError:
             continue
+        except OSError:
+            # The /dev/shm name is predictable: another user may own it, or have put a
+            # symlink there. open_or_create then claims a private name instead.
+            if path == state.file_ring or not _taken_by_another(path):
+                raise
     return None
+
+
+def _taken_by_another(path: Path) -> bool:
+    """`path` exists and is not a plain file of this user (a symlink, or another user's)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid()
 
 
 def open_or_create(state: StateDir, size: int, header: bytes) -> tuple[Path, int]:
@@ -44,7 +62,17 @@ def open_or_create(state: StateDir, size: int, header: bytes) -> tuple[Path, int
         if found is not None:
             return found
         errors = []
-        for path in (state.shm_ring, state.file_ring):
+        shm_ring = state.shm_ring
+        if _taken_by_another(shm_ring):
+            taken, shm_ring = shm_ring, state.claim_private_ring_name()
+            log.warning(
+                "%s is not this user's (another local user created it first); the ring of %s "
+                "is %s instead, its name kept in the owner-only state folder",
+                taken,
+                state.log_dir,
+                shm_ring,
+            )
+        for path in (shm_ring, state.file_ring):
             try:
                 return path, _create(path, size, header)
             except OSError as exc:

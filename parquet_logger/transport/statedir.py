@@ -8,9 +8,13 @@ All of it is owner-only (0700 folders, 0600 files); Parquet data follows the use
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
+import secrets
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +47,17 @@ class StateDir:
     def ensure(self) -> None:
         """Create the log directory (umask) and the state folder (0700).
 
+        The log directory may be shared with other users (a sticky /tmp-like folder): the
+        state folders are never followed through a symlink and must belong to this user, so
+        nobody else can redirect the chmod to 0700 or the lock and ring files elsewhere.
+
         Raises:
-            PermissionError / OSError: the directory cannot be created or written.
+            PermissionError: a state folder is a symlink or belongs to another user.
+            OSError: the directory cannot be created or written.
         """
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for folder in (self.root.parent, self.root):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            os.chmod(folder, 0o700)
+            make_private_folder(folder)
 
     @property
     def key(self) -> str:
@@ -59,7 +67,31 @@ class StateDir:
 
     @property
     def shm_ring(self) -> Path:
+        """The ring in /dev/shm: its stable name, or the private name that replaced it when
+        another user had taken the stable one (see `claim_private_ring_name`)."""
+        try:
+            name = self.ring_name_file.read_text().strip()
+        except OSError:
+            return SHM_ROOT / self.key
+        if _PRIVATE_RING_NAME.fullmatch(name) and name.startswith(self.key + "-"):
+            return SHM_ROOT / name
         return SHM_ROOT / self.key
+
+    @property
+    def ring_name_file(self) -> Path:
+        """Holds the ring's private /dev/shm name once the stable name was found taken."""
+        return self.root / "ring.name"
+
+    def claim_private_ring_name(self) -> Path:
+        """Replace the ring's predictable /dev/shm name by one with a random part, recorded in
+        the owner-only state folder (so only this user's processes can find it).
+
+        The stable name is predictable: another local user can create it first. Called under
+        the ring-creation lock, by the process that found the name taken.
+        """
+        name = f"{self.key}-{secrets.token_hex(8)}"
+        write_private(self.ring_name_file, name.encode(), fsync=True)
+        return SHM_ROOT / name
 
     @property
     def file_ring(self) -> Path:
@@ -106,6 +138,46 @@ class StateDir:
     def upload_error(self) -> Path:
         """The detail of the writer's last definitive upload failure."""
         return self.root / "upload_error.json"
+
+
+_PRIVATE_RING_NAME = re.compile(r"parquet-logger-\d+-[0-9a-f]{20}-[0-9a-f]{16}")
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` (0700) or check the existing one: a real directory (not a symlink)
+    owned by this user, then made 0700 through its own descriptor (never through a path a
+    symlink could redirect).
+
+    Raises:
+        PermissionError: `folder` is a symlink, not a directory, or another user's.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder, 0o700)
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if os.path.islink(folder):
+            raise PermissionError(
+                f"{folder} is a symlink (to {os.readlink(folder)!r}); parquet-logger never "
+                "follows a symlink for its state folder: remove it"
+            ) from None
+        raise PermissionError(
+            f"{folder} is not a directory parquet-logger can use: {exc}"
+        ) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISDIR(st.st_mode):
+            raise PermissionError(f"{folder} is not a directory")
+        if st.st_uid != os.getuid():
+            raise PermissionError(
+                f"{folder} belongs to uid {st.st_uid}, not to this user ({os.getuid()}); "
+                "parquet-logger keeps its state only in folders of its own: remove it or use "
+                "another log_dir"
+            )
+        if stat.S_IMODE(st.st_mode) != 0o700:
+            os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
 
 
 def open_private(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:
