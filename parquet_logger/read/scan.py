@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 
 from parquet_logger.read.source import Source
 
-TimeLike = datetime | str | pd.Timestamp
+TimeLike: TypeAlias = datetime | str | pd.Timestamp
 
 
 @dataclass(frozen=True)

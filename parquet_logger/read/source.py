@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from parquet_logger_daemon import control
 from parquet_logger_daemon.schema import SCHEMA
 
 from parquet_logger.s3config import S3Config
+from parquet_logger.transport.ring import Ring
 from parquet_logger.transport.statedir import STATE_FOLDER, StateDir, read_json_object
 from parquet_logger.validation import require_seconds
 
@@ -151,14 +153,39 @@ def s3_filesystem(endpoint_url: str | None, region: str | None) -> pafs.S3FileSy
 
 
 def flush_writer(log_dir: Path, timeout_s: float) -> None:
-    """Have a live writer of `log_dir` write out every event published so far."""
+    """Have the writer of `log_dir` write out every event published so far. A logger that
+    has just logged may still be starting its writer: then wait for it (within the time)."""
     state = StateDir.for_log_dir(log_dir)
-    if not control.writer_running(state):
-        return
-    if control.flush(state, timeout_s) != control.EXIT_RUNNING:
+    deadline = time.monotonic() + timeout_s
+    while not control.writer_running(state):
+        pending = ring_pending_bytes(state)
+        if not pending:
+            return
+        if not control.producer_pids(state.producers_lock) or time.monotonic() > deadline:
+            log.warning(
+                "%d bytes of events in the ring of %s are not written yet (no writer is "
+                "running); reading what is written",
+                pending,
+                log_dir,
+            )
+            return
+        time.sleep(0.02)  # a producer's watchdog starts the writer within about a second
+    left = max(deadline - time.monotonic(), 0.1)
+    if control.flush(state, left) != control.EXIT_RUNNING:
         log.warning(
             "the writer of %s did not flush within %s s; reading anyway", log_dir, timeout_s
         )
+
+
+def ring_pending_bytes(state: StateDir) -> int:
+    """Bytes published into the directory's ring and not yet committed to Parquet."""
+    ring = Ring.attach(state)
+    if ring is None:
+        return 0
+    try:
+        return max(ring.head - ring.committed, 0)
+    finally:
+        ring.close()
 
 
 def is_part_file(relative: str) -> bool:
