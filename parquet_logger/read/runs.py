@@ -208,11 +208,12 @@ def _aggregate_sql(typed: list[str], text: bool, max_text_chars: int | None) -> 
         "json_text(j[4]))"
     )
     output_text = cut("coalesce(json_text(j[7]), json_text(j[8]), json_text(j[9]), j[10]::VARCHAR)")
-    texts = (
-        f"any_value({input_text}) FILTER (kind = 's') AS input_text,\n"
-        f"  any_value({output_text}) FILTER (kind = 'e') AS output_text,"
+    # Computed per event only where needed (CASE evaluates its branch for those rows only).
+    event_texts = (
+        f"CASE WHEN kind = 's' THEN {input_text} END AS input_text,\n"
+        f"    CASE WHEN kind = 'e' THEN {output_text} END AS output_text"
         if text
-        else "NULL::VARCHAR AS input_text, NULL::VARCHAR AS output_text,"
+        else "NULL::VARCHAR AS input_text, NULL::VARCHAR AS output_text"
     )
 
     def detail(column: str, usage_path: str, openai_path: str) -> str:
@@ -227,14 +228,19 @@ def _aggregate_sql(typed: list[str], text: bool, max_text_chars: int | None) -> 
         return f"coalesce(max({column}), {fallback})" if column in typed else fallback
 
     return f"""
-WITH ev AS (
+WITH kinds AS (
   SELECT *,
     CASE WHEN suffix(event_type, '_start') THEN 's' WHEN suffix(event_type, '_end') THEN 'e'
-         WHEN suffix(event_type, '_error') THEN 'x' END AS kind,
-    CASE WHEN suffix(event_type, '_start') OR suffix(event_type, '_end')
-              OR suffix(event_type, '_error')
-         THEN json_extract(payload, [{paths}]) END AS j
+         WHEN suffix(event_type, '_error') THEN 'x' END AS kind
   FROM scanned
+),
+parsed AS (
+  SELECT * EXCLUDE (payload),
+    CASE WHEN kind IS NOT NULL THEN json_extract(payload, [{paths}]) END AS j
+  FROM kinds
+),
+ev AS (
+  SELECT *, {event_texts} FROM parsed
 )
 SELECT
   run_id,
@@ -284,7 +290,8 @@ SELECT
   max(error_type) AS error_type,
   any_value(j[11] ->> '$') FILTER (kind = 'x') AS error_message,
   any_value(CAST(j[1] AS VARCHAR[])) FILTER (kind = 's') AS tags,
-  {texts}
+  any_value(input_text) AS input_text,
+  any_value(output_text) AS output_text,
   max(host) AS host,
   max(pid) AS pid,
   coalesce(max(model) FILTER (kind IN ('e', 'x')), max(model)) AS model

@@ -129,8 +129,13 @@ def scan(
     dataset = source.dataset()
     present = [c for c in columns if c in dataset.schema.names]
     missing = [c for c in columns if c not in dataset.schema.names]
+    # Little readahead: a read's memory stays a few batches of payloads, whatever the source.
     scanner = dataset.scanner(
-        columns=present, filter=filters.expression(dataset.schema), batch_size=batch_rows
+        columns=present,
+        filter=filters.expression(dataset.schema),
+        batch_size=batch_rows,
+        batch_readahead=2,
+        fragment_readahead=1,
     )
     out_schema = pa.schema(
         [dataset.schema.field(c) if c in present else pa.field(c, pa.string()) for c in columns]

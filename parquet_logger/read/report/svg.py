@@ -124,9 +124,7 @@ def _time_label(t: float, fmt: str) -> str:
 def _svg(width: int, height: int, body: list[str], label: str) -> str:
     return (
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
-        + "".join(body)
-        + "</svg>"
+        f'aria-label="{escape(label)}">' + "".join(body) + "</svg>"
     )
 
 
