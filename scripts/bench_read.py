@@ -155,12 +155,21 @@ def _flush(directory: Path, out: Events, part: int) -> int:
 MEASURE = """
 import json, resource, sys, time
 from parquet_logger.read import runs
+from parquet_logger.read.cost import PriceTable
 from parquet_logger.read.report import write_report
+from parquet_logger.read.runs import build_runs
+from parquet_logger.read.scan import Filters
+from parquet_logger.read.source import open_source
+from parquet_logger.read.sql import connect
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 if sys.argv[2] == "runs":
     df = runs(sys.argv[1], text=sys.argv[3] == "text")
     rows = len(df)
+elif sys.argv[2] == "table":  # the DuckDB stage alone: runs built, no pandas frame
+    con = connect()
+    build_runs(con, open_source(sys.argv[1]), Filters(), PriceTable.default(), text=False)
+    rows = con.execute("SELECT count(*) FROM runs").fetchall()[0][0]
 else:
     write_report(sys.argv[1], sys.argv[3]); rows = 0
 elapsed = time.perf_counter() - t
@@ -194,10 +203,14 @@ def main() -> None:
         print(f"generated in {time.perf_counter() - started:.1f} s")  # noqa: T201
     size = sum(p.stat().st_size for p in args.dir.rglob("*.parquet")) / 2**20
     print(f"source: {args.dir} ({size:.0f} MiB of Parquet)")  # noqa: T201
-    for mode in ("text", "notext"):
-        r = measure(args.dir, "runs", mode)
+    for what, mode, name in (
+        ("runs", "text", "runs()"),
+        ("runs", "notext", "runs(text=False)"),
+        ("table", "-", "runs table in DuckDB, no pandas"),
+    ):
+        r = measure(args.dir, what, mode)
         print(  # noqa: T201
-            f"runs(text={mode == 'text'}): {r['rows']:,} runs in {r['seconds']:.1f} s, "
+            f"{name}: {r['rows']:,} runs in {r['seconds']:.1f} s, "
             f"peak RSS {r['peak_rss_mb']:.0f} MB (after imports {r['rss_before_mb']:.0f} MB)"
         )
     if args.report:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -60,7 +59,8 @@ def test_report_figures(logged):
     assert data.unpriced == [UNPRICED_MODEL]
     assert [row[0] for row in data.failed_ids] == ["q3"]
     assert "<script" not in html
-    assert "http://" not in html and "https://" not in html
+    assert "http://" not in html
+    assert "https://" not in html
 
 
 def test_bad_usage_and_missing_source(tmp_path):
