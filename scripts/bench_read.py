@@ -3,7 +3,8 @@
     python scripts/bench_read.py --events 1000000 --dir /tmp/bench-read [--report out.html]
 
 The events are written directly as Parquet with the writer's real schema (daemon/schema.py),
-hive-partitioned by date, ~100,000 rows per file, with payloads shaped like the logger's
+hive-partitioned by date, ~100,000 rows per file in row groups of 2,048 (as the writer
+writes them), with payloads shaped like the logger's
 (chains around chat-model calls and tools; usage with cache reads; some errors; one model the
 price table does not know). Each measurement runs in a fresh interpreter, so its peak RSS is
 its own.
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 from parquet_logger_daemon.schema import SCHEMA
 
 ROWS_PER_FILE = 100_000
+ROW_GROUP_ROWS = 2048  # as the writer appends them
 # model, share of calls, median latency (ms), error rate
 MODELS = (
     ("gpt-4o-mini", 0.55, 900.0, 0.01),
@@ -148,7 +150,8 @@ def _flush(directory: Path, out: Events, part: int) -> int:
     day = datetime.fromtimestamp(out.columns["timestamp"][0] / 1e6, UTC).strftime("%Y-%m-%d")
     folder = directory / f"date={day}"
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, folder / f"part-{part:06d}-bench-1.parquet", compression="zstd")
+    name = folder / f"part-{part:06d}-bench-1.parquet"
+    pq.write_table(table, name, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     return table.num_rows
 
 

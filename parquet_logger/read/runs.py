@@ -150,7 +150,7 @@ def runs(
     src = open_source(source)
     filters = Filters.of(since, until, custom_id=custom_id, run_id=run_id)
     con = connect()
-    table = prices if isinstance(prices, PriceTable) else price_table(prices)
+    table = price_table(prices)
     build_runs(con, src, filters, table, batch_api, text, max_text_chars, progress)
     where = ""
     if run_types is not None:

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,10 @@ class Chromium:
         port_file = user_data_dir / "DevToolsActivePort"
         wait_for(lambda: len(_lines(port_file)) >= 2, 30, "chromium's DevTools port")
         port, path = _lines(port_file)[:2]
-        self.ws: ClientConnection = connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
+        self._stack = ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(
+            connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
+        )
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         attached = self.call("Target.attachToTarget", targetId=target, flatten=True)
         self.session = attached["sessionId"]
@@ -123,7 +127,7 @@ class Chromium:
 
     def close(self) -> None:
         try:
-            self.ws.close()
+            self._stack.close()
         finally:
             _end(self.proc)
 

@@ -307,7 +307,8 @@ def waterfall(spans: Sequence[Span], total_ms: float, label: str, width: int = 1
     """A trace as a timeline: one bar per run, indented by depth, placed at its start."""
     left, right, row_h, top = 300, 90, 22, 4
     height = top + row_h * len(spans) + 26
-    total = max(total_ms, 1e-3)
+    # Durations are measured by the process, the trace's span from timestamps: take the wider.
+    total = max([total_ms, 1e-3, *(s.start_ms + s.duration_ms for s in spans)])
 
     def x(ms: float) -> float:
         return left + ms / total * (width - left - right)
