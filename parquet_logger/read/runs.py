@@ -185,7 +185,7 @@ def build_runs(
     con.unregister("scanned")
     models = con.sql("SELECT DISTINCT model FROM run_rows WHERE model IS NOT NULL").fetchall()
     con.register("model_prices", prices.frame(m for (m,) in models))
-    con.execute(f"CREATE TEMP TABLE runs AS {_runs_sql(batch_api)}")
+    con.execute(f"CREATE TEMP VIEW runs AS {_runs_sql(batch_api)}")
 
 
 def unpriced_models(con: duckdb.DuckDBPyConnection) -> list[str]:
