@@ -28,7 +28,9 @@ def test_shipped_table_says_where_and_when():
     table = PriceTable.default()
     assert "litellm" in (table.source or "")
     assert len(table.checked or "") == 10
-    _, price = table.lookup("gpt-4o-mini")
+    hit = table.lookup("gpt-4o-mini")
+    assert hit is not None
+    price = hit[1]
     assert (price.input, price.output, price.cached_input) == (0.15, 0.6, 0.075)
     assert price.batch_discount == 0.5
 
