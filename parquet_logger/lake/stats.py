@@ -22,19 +22,24 @@ _UNIT_PER_S = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 def file_stats(metadata: pq.FileMetaData) -> str:
     """The Delta `stats` JSON of one Parquet file.
 
-    A column gets a bound or a null count only if every row group records it.
+    A column gets a null count only if every row group records one, and bounds only if
+    every row group holding a value records them (a flat schema: leaf i is field i).
     """
     schema = metadata.schema.to_arrow_schema()
     null_counts: dict[str, int] = {}
     mins: dict[str, Any] = {}
     maxes: dict[str, Any] = {}
     for index, field in enumerate(schema):
-        column = [metadata.row_group(g).column(index).statistics for g in _groups(metadata)]
-        if all(s is not None and s.has_null_count for s in column):
-            null_counts[field.name] = sum(s.null_count for s in column)
-        if not column or not all(s is not None and s.has_min_max for s in column):
+        groups = [metadata.row_group(g) for g in range(metadata.num_row_groups)]
+        column = [(g.column(index).statistics, g.num_rows) for g in groups]
+        if not all(s is not None and s.has_null_count for s, _ in column):
             continue
-        bounds = _bounds(field.type, [s.min for s in column], [s.max for s in column])
+        null_counts[field.name] = sum(s.null_count for s, _ in column)
+        # A row group of nulls only has no bounds and needs none.
+        bounded = [s for s, rows in column if s.null_count < rows]
+        if not bounded or not all(s.has_min_max for s in bounded):
+            continue
+        bounds = _bounds(field.type, [s.min for s in bounded], [s.max for s in bounded])
         if bounds is not None:
             mins[field.name], maxes[field.name] = bounds
     stats = {
@@ -44,10 +49,6 @@ def file_stats(metadata: pq.FileMetaData) -> str:
         "nullCount": null_counts,
     }
     return orjson.dumps(stats).decode()
-
-
-def _groups(metadata: pq.FileMetaData) -> range:
-    return range(metadata.num_row_groups)
 
 
 def _bounds(kind: pa.DataType, lows: list[Any], highs: list[Any]) -> tuple[Any, Any] | None:
