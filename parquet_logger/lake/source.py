@@ -47,6 +47,11 @@ class LakeSource:
         return self.location.startswith(S3_SCHEME)
 
     @property
+    def bucket_and_prefix(self) -> str:
+        """`bucket/prefix` of an S3 source (pyarrow's S3 path)."""
+        return self.location[len(S3_SCHEME) :]
+
+    @property
     def table_uri(self) -> str:
         """The table's URI as deltalake takes it (the `_delta_log/` goes beneath it)."""
         return self.location

@@ -1,12 +1,18 @@
-"""The table and its files as deltalake reaches them: one set of storage options for the
-Delta log and for listing and footer reads, so a source that opens for one opens for both."""
+"""The table (through deltalake) and its files (through pyarrow's filesystems), both
+reached from one `LakeSource`.
+
+Listing and footer reads use pyarrow, not deltalake's storage handler: that handler keeps
+the GIL while it waits on the network, which deadlocks against an S3 server running in the
+same process (the tests' moto server) and serializes the footer readers.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
-from deltalake.fs import DeltaStorageHandler
 from pyarrow import fs as pafs
 
 from .plan import TableSnapshot
@@ -14,9 +20,20 @@ from .source import LakeSource
 
 
 def filesystem(source: LakeSource) -> pafs.FileSystem:
-    """A filesystem rooted at the source (paths relative to the table root)."""
-    handler = DeltaStorageHandler(source.table_uri, options=source.storage_options())
-    return pafs.PyFileSystem(handler)
+    """A filesystem rooted at the source (paths relative to the table root).
+
+    On S3, credentials come from the environment, as for deltalake.
+    """
+    if not source.is_s3:
+        return pafs.SubTreeFileSystem(source.location, pafs.LocalFileSystem())
+    endpoint = source.endpoint_url
+    options: dict[str, Any] = {}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
+    if source.region:
+        options["region"] = source.region
+    return pafs.SubTreeFileSystem(source.bucket_and_prefix, pafs.S3FileSystem(**options))
 
 
 def open_table(source: LakeSource) -> DeltaTable | None:

@@ -178,9 +178,9 @@ def test_a_commit_that_lost_the_race_registers_nothing(tmp_path, monkeypatch):
         table.create_write_transaction(adds, "append", table.schema(), partition_by=["date"])
         return real_commit_actions(*args, **kwargs)
 
-    monkeypatch.setattr(committer_module, "_commit_actions", rival_first)
-    with pytest.raises(CommitterBusyError, match="run again"):
-        commit(source)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(committer_module, "_commit_actions", rival_first)
+        with pytest.raises(CommitterBusyError, match="run again"):
+            commit(source)
     assert commit(source).added_files == 0
     assert_registered_once(source)
