@@ -71,7 +71,7 @@ def commit(source: LakeSource) -> CommitResult:
 
 def _commit(source: LakeSource) -> CommitResult:
     storage = filesystem(source)
-    listing = list_part_files(storage)
+    listing = list_part_files(storage, allow_missing=source.is_s3)
     table = open_table(source)
     plan = plan_commit(listing, snapshot(table) if table is not None else None)
     known = len(listing) - len(plan.additions)

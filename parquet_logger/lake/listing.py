@@ -51,13 +51,19 @@ def partition_of(path: str) -> Partition | None:
     return tuple(partition)
 
 
-def list_part_files(filesystem: pafs.FileSystem) -> list[PartFile]:
+def list_part_files(filesystem: pafs.FileSystem, allow_missing: bool = False) -> list[PartFile]:
     """Every part file under the filesystem's root, sorted by path.
 
     Args:
-        filesystem: rooted at the table (deltalake's storage handler for the source).
+        filesystem: rooted at the table.
+        allow_missing: a root that does not exist is empty (an S3 prefix nothing was
+            uploaded to yet) instead of an error (a mistyped local directory).
+
+    Raises:
+        FileNotFoundError: the root does not exist and `allow_missing` is False.
     """
-    infos = filesystem.get_file_info(pafs.FileSelector("", recursive=True))
+    selector = pafs.FileSelector("", recursive=True, allow_not_found=allow_missing)
+    infos = filesystem.get_file_info(selector)
     files = []
     for info in infos:
         if info.type != pafs.FileType.File:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from parquet_logger.transport.statedir import STATE_FOLDER
 
-from .errors import CommitterBusyError
+from .errors import CommitterBusyError, LakeError
 from .source import LakeSource
 
 LOCK_NAME = "lake.lock"
@@ -35,12 +35,15 @@ def committer_lock(source: LakeSource) -> Iterator[None]:
 
     Raises:
         CommitterBusyError: another process holds it.
+        LakeError: the local directory does not exist.
     """
     if source.is_s3:
         yield  # guarded by the put-if-absent commit alone (see the module docstring)
         return
+    if not os.path.isdir(source.location):
+        raise LakeError(f"no directory {source.location}")
     folder = Path(source.location) / STATE_FOLDER
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:

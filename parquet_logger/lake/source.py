@@ -33,8 +33,7 @@ class LakeSource:
         require_str("s3 endpoint_url", self.endpoint_url, allow_empty=False, optional=True)
         require_str("s3 region", self.region, allow_empty=False, optional=True)
         if self.is_s3:
-            bucket = self.location[len(S3_SCHEME) :].split("/", 1)[0]
-            if not bucket:
+            if not self.bucket:
                 raise ValueError(f"source: no bucket in {self.location!r}; expected s3://b/prefix")
             object.__setattr__(self, "location", self.location.rstrip("/"))
         elif self.endpoint_url is not None or self.region is not None:
@@ -45,6 +44,10 @@ class LakeSource:
     @property
     def is_s3(self) -> bool:
         return self.location.startswith(S3_SCHEME)
+
+    @property
+    def bucket(self) -> str:
+        return self.bucket_and_prefix.split("/", 1)[0]
 
     @property
     def bucket_and_prefix(self) -> str:

@@ -1,9 +1,9 @@
 """The table (through deltalake) and its files (through pyarrow's filesystems), both
 reached from one `LakeSource`.
 
-Listing and footer reads use pyarrow, not deltalake's storage handler: that handler keeps
-the GIL while it waits on the network, which deadlocks against an S3 server running in the
-same process (the tests' moto server) and serializes the footer readers.
+Listing and footer reads use pyarrow, not deltalake's storage handler (wrapped as a pyarrow
+filesystem, it hung here against an S3 server running in the same process, the tests' moto
+server, before any request reached it: it waits on the network without giving up the GIL).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def filesystem(source: LakeSource) -> pafs.FileSystem:
         options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
     if source.region:
         options["region"] = source.region
+    elif not endpoint:  # AWS: the bucket's own region, not the default one
+        options["region"] = pafs.resolve_s3_region(source.bucket)
     return pafs.SubTreeFileSystem(source.bucket_and_prefix, pafs.S3FileSystem(**options))
 
 

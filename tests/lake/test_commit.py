@@ -114,6 +114,12 @@ def test_empty_directory_creates_no_table(tmp_path):
     assert not (tmp_path / "_delta_log").exists()
 
 
+def test_missing_directory_is_a_failure(tmp_path, capsys):
+    """A mistyped local directory: exit 1, not an empty success."""
+    assert main(["commit", str(tmp_path / "no-such-dir")]) == EXIT_FAILURE
+    assert "no-such-dir" in capsys.readouterr().err
+
+
 def test_mixed_partitioning_fails_and_registers_nothing(tmp_path, capsys):
     """Flat and date-partitioned files in one directory: exit 1 and no table."""
     write_parts(tmp_path, 1)

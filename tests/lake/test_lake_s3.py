@@ -87,6 +87,12 @@ def test_writer_uploads_become_one_table_incrementally(s3_server, s3_bucket, mak
     assert len(polars_event_ids(source)) == 30
 
 
+def test_prefix_with_nothing_uploaded_yet_creates_no_table(s3_server, s3_bucket):
+    """An empty prefix: exit 0, nothing written."""
+    assert main(["commit", *cli_args(s3_server, s3_bucket)]) == EXIT_OK
+    assert "Contents" not in s3_server.client().list_objects_v2(Bucket=s3_bucket)
+
+
 @pytest.mark.parametrize("point", ["before_commit", "after_commit"])
 def test_killed_s3_commit_is_all_or_nothing(s3_server, s3_bucket, tmp_path, point):
     """A committer SIGKILLed around its S3 commit: nothing or everything; the rerun
