@@ -30,6 +30,11 @@ from .source import LakeSource
 from .stats import file_stats
 from .store import arrow_schema, filesystem, open_table, snapshot
 
+# A merged-away file is known to `lake commit` (and to Delta's lite vacuum) only through
+# its tombstone, which checkpoints drop after this long. Keep it well past the vacuum
+# retention (7 days by default), so `lake vacuum` deletes each merged-away file before its
+# tombstone expires and a later commit takes it for a new file.
+TABLE_CONFIGURATION = {"delta.deletedFileRetentionDuration": "interval 30 days"}
 FOOTER_READERS = 8  # footers read in parallel: on S3 each is a round trip or two
 OPERATION = "parquet-logger lake commit"
 
@@ -146,6 +151,7 @@ def _commit_actions(
                 actions,
                 mode="error",
                 partition_by=columns,
+                configuration=TABLE_CONFIGURATION,
                 storage_options=source.storage_options(),
                 commit_properties=properties,
             )

@@ -60,10 +60,13 @@ def test_vacuum_keeps_files_not_yet_committed(tmp_path):
 
 
 def test_default_retention_keeps_recently_removed_files(tmp_path):
-    """With the default 7-day retention, files merged away a moment ago stay."""
+    """With the default 7-day retention, files merged away a moment ago stay; the table
+    keeps tombstones (what tells a merged-away file from a new one) far longer."""
     paths = write_parts(tmp_path, 3)
     source = LakeSource(str(tmp_path))
     commit(source)
+    configuration = DeltaTable(str(tmp_path)).metadata().configuration
+    assert configuration["delta.deletedFileRetentionDuration"] == "interval 30 days"
     optimize(source)
     assert vacuum(source) == []
     assert all((tmp_path / p).exists() for p in paths)
