@@ -1,8 +1,9 @@
 """One committer per table.
 
-Two committers that list the same new files would each register them: delta-rs rebases an
-append that lost the race onto the winner's version (blind appends never conflict), so the
-files would be in the table twice. Two guards keep it to one:
+Two committers that list the same new files would each register them: by default delta-rs
+rebases an append that lost the race onto the winner's version (blind appends never
+conflict), and the log then adds those files twice (tried with deltalake 1.6.6). Two
+guards keep it to one:
 
 1. A local table: `flock` on `<dir>/_parquet_logger/lake.lock`, held for the whole run; the
    kernel releases it when the holder dies, even by SIGKILL, so it never goes stale.
