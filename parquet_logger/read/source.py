@@ -24,6 +24,7 @@ from parquet_logger_daemon import control
 from parquet_logger_daemon.schema import SCHEMA
 
 from parquet_logger.s3config import S3Config
+from parquet_logger.transport.protocol import ControlExit
 from parquet_logger.transport.ring import Ring
 from parquet_logger.transport.statedir import STATE_FOLDER, StateDir, read_json_object
 from parquet_logger.validation import require_seconds
@@ -171,7 +172,7 @@ def flush_writer(log_dir: Path, timeout_s: float) -> None:
             return
         time.sleep(0.02)  # a producer's watchdog starts the writer within about a second
     left = max(deadline - time.monotonic(), 0.1)
-    if control.flush(state, left) != control.EXIT_RUNNING:
+    if control.flush(state, left) != ControlExit.DONE:
         log.warning(
             "the writer of %s did not flush within %s s; reading anyway", log_dir, timeout_s
         )
