@@ -155,26 +155,35 @@ def run_pytest(root: Path, against_old: bool, args: argparse.Namespace) -> tuple
         env["COMPAT_EXPECT_ROOT"] = str(ROOT)
         env["COMPAT_RINGS_FILE"] = str(root / "rings.txt")
         env["COMPAT_RING_BYTES"] = str(args.ring_mib * 2**20)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tests,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=args.timeout)
-        fault = "" if proc.returncode in (0, 1, 5) else f"pytest exited {proc.returncode}"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        fault = f"timed out after {args.timeout:.0f}s"
-    (root / "pytest.log").write_text(output)  # 5 above: nothing collected (e.g. by -k)
+    log = root / "pytest.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            cmd, cwd=tests, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        fault = _wait(proc, junit, args.timeout, args.exit_grace)
     if fault:
-        fault += f" (see pytest.log; last line: {_last_line(output)})"
+        fault += f" (see pytest.log; last line: {_last_line(log.read_text(errors='replace'))})"
     return junit, fault
+
+
+def _wait(proc: subprocess.Popen[bytes], junit: Path, timeout_s: float, grace_s: float) -> str:
+    """Waits for pytest; kills its session after `timeout_s`, or `grace_s` after it wrote its
+    results (a process that cannot exit, e.g. atexit draining dozens of loggers). Returns the
+    fault, "" when it ended by itself with a test verdict (5: nothing collected, e.g. by -k)."""
+    deadline = time.monotonic() + timeout_s
+    graced = False
+    while proc.poll() is None:
+        now = time.monotonic()
+        if not graced and junit.exists():
+            deadline, graced = min(deadline, now + grace_s), True
+        if now >= deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if junit.exists():
+                return f"pytest did not exit within {grace_s:.0f}s of writing its results"
+            return f"timed out after {timeout_s:.0f}s"
+        time.sleep(0.5)
+    return "" if proc.returncode in (0, 1, 5) else f"pytest exited {proc.returncode}"
 
 
 def _last_line(output: str) -> str:
@@ -336,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", choices=("ours", "old"), default="ours")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per suite")
     parser.add_argument("--per-test-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--exit-grace", type=float, default=60.0, help="seconds pytest may take to exit"
+    )
     # "line": formatting full tracebacks parses source with `ast`, which on Python 3.11 can
     # fail pytest itself (an INTERNALERROR) while another thread formats a traceback too.
     parser.add_argument("--tb", default="line", help="pytest --tb style for pytest.log")
