@@ -17,7 +17,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from tenacity import RetryCallState, Retrying
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger.batch.runner import RowTimeoutError, batch_run
+from parquet_logger.batch.run import RowTimeoutError, batch_run
 from parquet_logger.retry_policy import RetryPolicy, is_transient
 from tests.batch_models import FakeRateLimitError, ScriptedChat
 from tests.support import read_rows

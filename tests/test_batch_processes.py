@@ -13,9 +13,9 @@ import pytest
 from langchain_core.runnables import RunnableLambda
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger.batch.jobs import batch_process
-from parquet_logger.batch.processes import WorkerCrashedError, shard_bounds
-from parquet_logger.batch.runner import batch_run
+from parquet_logger.batch.job import batch_process
+from parquet_logger.batch.process_pool import WorkerCrashedError, shard_bounds
+from parquet_logger.batch.run import batch_run
 from tests.batch_models import CrashingChat, ScriptedChat
 from tests.support import read_rows, stop_writer
 
