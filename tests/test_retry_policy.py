@@ -6,6 +6,7 @@ import pytest
 from tenacity import RetryCallState, Retrying
 
 from parquet_logger.retry_policy import RetryPolicy, Verdict, is_transient, verdict
+from tests.batch_models import FakeRateLimitError
 
 
 def http_error(status: int, code: str | None = None) -> Exception:
@@ -88,3 +89,43 @@ def test_bad_policy_values(kwargs: dict[str, object], error: type) -> None:
     """A wrong type is a TypeError, a wrong value a ValueError."""
     with pytest.raises(error):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (type("RateLimitError", (Exception,), {})(), True),
+        (type("APIConnectionError", (Exception,), {})(), True),
+        (type("E", (Exception,), {"status_code": 503})(), True),
+        (type("E", (Exception,), {"status_code": 408})(), True),
+        (type("E", (Exception,), {"status_code": 400})(), False),
+        (type("E", (Exception,), {"status_code": 429, "code": "insufficient_quota"})(), False),
+        (TimeoutError(), True),
+        (ConnectionResetError(), True),
+        (ValueError("bad json"), False),
+    ],
+)
+def test_is_transient(exc: BaseException, transient: bool) -> None:
+    """429/408/5xx, timeouts and connection errors are transient; quota and 4xx are not."""
+    assert is_transient(exc) is transient
+
+
+def test_is_transient_looks_through_wrapping() -> None:
+    """A provider error wrapped by another exception is still recognised."""
+    outer = RuntimeError("wrapped")
+    outer.__cause__ = FakeRateLimitError("429")
+    assert is_transient(outer)
+
+
+def test_wait_honours_retry_after_and_caps_it() -> None:
+    """The back-off is at least the server's retry-after-ms hint, and at most max_wait_s."""
+
+    class Hinted(Exception):
+        status_code = 429
+        response = type("R", (), {"headers": {"retry-after-ms": "2500"}})()
+
+    state = RetryCallState(Retrying(), fn=None, args=(), kwargs={})
+    state.set_exception((Hinted, Hinted(), None))
+    assert RetryPolicy(initial_wait_s=0.0, max_wait_s=10).wait_s(state) == 2.5
+    assert RetryPolicy(initial_wait_s=0.0, max_wait_s=1).wait_s(state) == 1
+    assert 0 <= RetryPolicy(initial_wait_s=0.1, max_wait_s=5).wait_s(state) <= 5
