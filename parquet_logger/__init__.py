@@ -27,14 +27,14 @@ from parquet_logger.s3config import S3Config
 __version__ = "0.1.0"
 
 _LAZY = {
-    "batch_run": "parquet_logger.batch.runner",
-    "batch_process": "parquet_logger.batch.jobs",
-    "JobConfig": "parquet_logger.batch.config",
-    "StorageConfig": "parquet_logger.batch.config",
-    "ProcessingConfig": "parquet_logger.batch.config",
-    "ColumnConfig": "parquet_logger.batch.config",
-    "LLMConfig": "parquet_logger.batch.config",
-    "retrieve_background_responses": "parquet_logger.retrieval.runner",
+    "batch_run": "parquet_logger.batch.run",
+    "batch_process": "parquet_logger.batch.job",
+    "JobConfig": "parquet_logger.batch.compat_config",
+    "StorageConfig": "parquet_logger.batch.compat_config",
+    "ProcessingConfig": "parquet_logger.batch.compat_config",
+    "ColumnConfig": "parquet_logger.batch.compat_config",
+    "LLMConfig": "parquet_logger.batch.compat_config",
+    "retrieve_background_responses": "parquet_logger.retrieval.api",
 }
 
 

@@ -19,9 +19,9 @@ SHIM_MODULE = "_compat_unmapped"
 # Old module -> the module of ours that plays its part (for patch targets and sys.modules).
 MODULE_MAP = {
     OLD: "parquet_logger",
-    f"{OLD}.batch": "parquet_logger.batch.jobs",
-    f"{OLD}.background_retrieval": "parquet_logger.retrieval.runner",
-    f"{OLD}.config": "parquet_logger.batch.config",
+    f"{OLD}.batch": "parquet_logger.batch.job",
+    f"{OLD}.background_retrieval": "parquet_logger.retrieval.api",
+    f"{OLD}.config": "parquet_logger.batch.compat_config",
     f"{OLD}.tagging": "parquet_logger.capture.tagging",
     f"{OLD}.logger": "parquet_logger.capture.handler",
 }

@@ -20,8 +20,7 @@ import pyarrow.dataset as ds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.fake_openai
 
-from parquet_logger import with_tags
-from parquet_logger.batch.jobs import batch_process
+from parquet_logger import batch_process, with_tags
 from tests.fake_openai import FakeOpenAI
 
 

@@ -35,7 +35,7 @@ class RateLimited:
 
 @dataclass(frozen=True)
 class ServerError:
-    """An HTTP 5xx with an OpenAI error body."""
+    """An HTTP error status (5xx by default, or e.g. 409) with an OpenAI error body."""
 
     status: int = 500
 

@@ -14,11 +14,9 @@ import pandas as pd
 import pytest
 from langchain_core.callbacks import CallbackManager
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from tenacity import RetryCallState, Retrying
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger.batch.runner import RowTimeoutError, batch_run
-from parquet_logger.retry_policy import RetryPolicy, is_transient
+from parquet_logger.batch.run import RowTimeoutError, batch_run
 from tests.batch_models import FakeRateLimitError, ScriptedChat
 from tests.support import read_rows
 
@@ -126,46 +124,6 @@ async def test_retries_stop_after_max_retries_and_skip_permanent_errors() -> Non
     assert results is not None
     assert isinstance(results[0], FakeRateLimitError)
     assert llm.attempts == {"flaky x": 4, "fail y": 1}
-
-
-@pytest.mark.parametrize(
-    ("exc", "transient"),
-    [
-        (type("RateLimitError", (Exception,), {})(), True),
-        (type("APIConnectionError", (Exception,), {})(), True),
-        (type("E", (Exception,), {"status_code": 503})(), True),
-        (type("E", (Exception,), {"status_code": 408})(), True),
-        (type("E", (Exception,), {"status_code": 400})(), False),
-        (type("E", (Exception,), {"status_code": 429, "code": "insufficient_quota"})(), False),
-        (TimeoutError(), True),
-        (ConnectionResetError(), True),
-        (ValueError("bad json"), False),
-    ],
-)
-def test_is_transient(exc: BaseException, transient: bool) -> None:
-    """429/408/5xx, timeouts and connection errors are transient; quota and 4xx are not."""
-    assert is_transient(exc) is transient
-
-
-def test_is_transient_looks_through_wrapping() -> None:
-    """A provider error wrapped by another exception is still recognised."""
-    outer = RuntimeError("wrapped")
-    outer.__cause__ = FakeRateLimitError("429")
-    assert is_transient(outer)
-
-
-def test_wait_honours_retry_after_and_caps_it() -> None:
-    """The back-off is at least the server's retry-after-ms hint, and at most max_wait_s."""
-
-    class Hinted(Exception):
-        status_code = 429
-        response = type("R", (), {"headers": {"retry-after-ms": "2500"}})()
-
-    state = RetryCallState(Retrying(), fn=None, args=(), kwargs={})
-    state.set_exception((Hinted, Hinted(), None))
-    assert RetryPolicy(initial_wait_s=0.0, max_wait_s=10).wait_s(state) == 2.5
-    assert RetryPolicy(initial_wait_s=0.0, max_wait_s=1).wait_s(state) == 1
-    assert 0 <= RetryPolicy(initial_wait_s=0.1, max_wait_s=5).wait_s(state) <= 5
 
 
 async def test_concurrency_is_bounded() -> None:

@@ -20,17 +20,18 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger.batch import jobs as jobs_module
-from parquet_logger.batch.config import (
+from parquet_logger.batch import job as job_module
+from parquet_logger.batch.compat_config import (
     ColumnConfig,
     JobConfig,
     LLMConfig,
     ProcessingConfig,
     StorageConfig,
 )
+from parquet_logger.batch.job import batch_process
+from parquet_logger.batch.job_model import DEFAULT_OPENAI_MODEL
 from parquet_logger.batch.job_paths import safe_segment
-from parquet_logger.batch.jobs import DEFAULT_OPENAI_MODEL, batch_process
-from parquet_logger.batch.runner import batch_run
+from parquet_logger.batch.run import batch_run
 from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests import fake_openai
 from tests.support import read_rows, stop_writer
@@ -142,7 +143,7 @@ async def test_seed_s3_example_configures_the_logger(monkeypatch: pytest.MonkeyP
             seen["s3_config"] = s3_config  # uploads are the S3 issue's: only the wiring here
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(jobs_module, "ParquetLogger", Recording)
+    monkeypatch.setattr(job_module, "ParquetLogger", Recording)
     await batch_process(
         seed_frame(),
         job_category="production",

@@ -13,9 +13,9 @@ import pytest
 from langchain_core.runnables import RunnableLambda
 
 from parquet_logger import ParquetLogger, with_tags
-from parquet_logger.batch.jobs import batch_process
-from parquet_logger.batch.processes import WorkerCrashedError, shard_bounds
-from parquet_logger.batch.runner import batch_run
+from parquet_logger.batch.job import batch_process
+from parquet_logger.batch.process_pool import WorkerCrashedError, shard_bounds
+from parquet_logger.batch.run import batch_run
 from tests.batch_models import CrashingChat, ScriptedChat
 from tests.support import read_rows, stop_writer
 
@@ -137,12 +137,17 @@ async def test_batch_process_builds_the_model_in_each_worker(tmp_path: Path) -> 
     )
 
 
-@pytest.mark.parametrize("processes", [0, -2, 1.5, True, "2", None])
-async def test_bad_processes_is_a_value_error(processes: Any, tmp_path: Path) -> None:
-    """processes must be an integer >= 1, in batch_run and in batch_process."""
-    with pytest.raises(ValueError, match="processes"):
+@pytest.mark.parametrize(
+    ("processes", "error"),
+    [(0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError),
+     (None, TypeError)],
+)  # fmt: skip
+async def test_bad_processes_is_rejected(processes: Any, error: type, tmp_path: Path) -> None:
+    """processes must be an integer >= 1, in batch_run and in batch_process: another type
+    is a TypeError, an integer below 1 a ValueError."""
+    with pytest.raises(error, match="processes"):
         await batch_run(frame(["a"]), ScriptedChat(), processes=processes, **QUIET)
-    with pytest.raises(ValueError, match="processes"):
+    with pytest.raises(error, match="processes"):
         await batch_process(
             frame(["a"]), ScriptedChat(), output_dir=tmp_path, processes=processes, **QUIET
         )

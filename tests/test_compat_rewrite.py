@@ -59,13 +59,13 @@ def test_unmapped_name_is_reported_and_fails_only_when_used(
 
 def test_patch_targets_follow_the_module_map() -> None:
     """Dotted strings point at our module that plays the old one's part, or nowhere."""
-    assert map_dotted(f"{OLD}.batch.ParquetLogger") == "parquet_logger.batch.jobs.ParquetLogger"
-    assert map_dotted(f"{OLD}.background_retrieval") == "parquet_logger.retrieval.runner"
+    assert map_dotted(f"{OLD}.batch.ParquetLogger") == "parquet_logger.batch.job.ParquetLogger"
+    assert map_dotted(f"{OLD}.background_retrieval") == "parquet_logger.retrieval.api"
     assert map_dotted(f"{OLD}.storage.S3Storage.client") == (
         "parquet_logger._compat_unmapped.storage.S3Storage.client"
     )
     rewritten = rewrite_source(f"patch('{OLD}.batch.ParquetLogger')\n")
-    assert rewritten.source == "patch('parquet_logger.batch.jobs.ParquetLogger')\n"
+    assert rewritten.source == "patch('parquet_logger.batch.job.ParquetLogger')\n"
 
 
 @pytest.mark.parametrize("line", ["import json\n", "x = 'langchain_callback_parquet_logger_x'\n"])

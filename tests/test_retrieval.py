@@ -9,7 +9,6 @@ import inspect
 import itertools
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -26,14 +25,17 @@ import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.retrieval import cli as retrieval_cli
-from parquet_logger.retrieval.checkpoint import Checkpoint, CheckpointEntry
-from parquet_logger.retrieval.pending import find_pending_responses
-from parquet_logger.retrieval.runner import (
+from parquet_logger.retrieval.api import (
     RESULT_COLUMNS,
     RetrievalAbortedError,
     retrieve_background_responses,
     run_retrieval,
 )
+from parquet_logger.retrieval.checkpoint import Checkpoint, CheckpointEntry
+from parquet_logger.retrieval.client import BackgroundClient
+from parquet_logger.retrieval.discovery import find_pending_responses
+from parquet_logger.retrieval.options import RetrievalOptions
+from parquet_logger.retry_policy import RetryPolicy
 from tests.fake_openai_responses import (
     Dropped,
     FakeResponsesServer,
@@ -167,14 +169,34 @@ async def test_every_response_ends_in_its_state_with_the_attempts_of_the_policy(
 async def test_retry_after_in_seconds_is_honoured(
     server: FakeResponsesServer, make_client: Callable[..., Any]
 ) -> None:
-    """A 429 with `Retry-After: 1` is retried once, no sooner than a second later."""
+    """A 429 with `Retry-After: 1` is retried once, after asking for a wait of one second."""
     server.add("r", RateLimited(retry_after_ms=None, retry_after_s=1), "completed")
-    start = time.monotonic()
-    results = await retrieve_background_responses(ids_frame(["r"]), make_client(), **FAST)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    policy = RetryPolicy(max_retries=3, initial_wait_s=0.01, max_wait_s=30.0)
+    client = BackgroundClient(make_client(), 1, 5.0, policy, sleep=record)
+    try:
+        response, requests = await client.retrieve("r", time.monotonic() + 30)
+    finally:
+        await client.aclose()
+    assert response.status == "completed"
+    assert requests == 2
+    assert waits == [1.0]  # the hint, not the 0.01 s back-off
+    assert server.requests("r") == 2
+
+
+async def test_a_409_conflict_is_retried_like_the_sdk_does(
+    server: FakeResponsesServer, make_client: Callable[..., Any]
+) -> None:
+    """409 from the server: retried (openai's own policy), then the response completes."""
+    server.add("c", ServerError(409), "completed")
+    results = await retrieve_background_responses(ids_frame(["c"]), make_client(), **FAST)
     assert results is not None
     assert results["status"].tolist() == ["completed"]
-    assert time.monotonic() - start >= 1.0
-    assert server.requests("r") == 2
+    assert server.requests("c") == 2
 
 
 @pytest.mark.parametrize("max_retries", [0, 1])
@@ -253,13 +275,10 @@ async def test_resume_skips_finished_and_retries_transient(
     server.add("flaky", ServerError(), "completed")
     ckpt = tmp_path / "ckpt.jsonl"
     frame = ids_frame(["done", "failed", "flaky"])
-    _, counts = await run_retrieval(
-        frame, make_client(), None, checkpoint_file=ckpt, max_retries=0, **FAST
-    )
+    options = RetrievalOptions(checkpoint_file=ckpt, max_retries=0, **FAST)
+    _, counts = await run_retrieval(frame, make_client(), None, options)
     assert counts == {"completed": 1, "failed": 1, "error": 1}
-    second, counts = await run_retrieval(
-        frame, make_client(), None, checkpoint_file=ckpt, max_retries=0, **FAST
-    )
+    second, counts = await run_retrieval(frame, make_client(), None, options)
     assert counts == {"completed": 2, "failed": 1}
     assert second is not None
     assert second.set_index("response_id")["attempts"].to_dict() == {
@@ -380,7 +399,7 @@ KILLABLE = textwrap.dedent(
     import openai, pandas as pd
     from parquet_logger import ParquetLogger
     from parquet_logger.retrieval import cli as retrieval_cli
-    from parquet_logger.retrieval.runner import retrieve_background_responses
+    from parquet_logger.retrieval.api import retrieve_background_responses
 
     base_url, log_dir, ckpt, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     ids = [f"resp_{i:03d}" for i in range(n)]
@@ -435,37 +454,84 @@ def test_sigkilled_half_way_then_resumed_logs_each_completion_once(
 
 
 SCALE_N = int(os.environ.get("RETRIEVAL_SCALE_N", "2000"))
+SMALL_N = 300
 
+# Run in a fresh process, against the test's server: the traced peak counts only this
+# program's allocations (not the server thread's, nor what earlier tests left behind).
+# Garbage is collected every 50 ms while measuring: otherwise the peak also counts cyclic
+# garbage (tenacity's per-request state) that CPython lets grow with the live heap, which
+# itself grows with the number of ids (the input's refs), and the test would measure the gc.
+MEASURE = textwrap.dedent(
+    """
+    import asyncio, gc, json, sys, tracemalloc
+    import openai, pandas as pd
+    from parquet_logger.retrieval.api import run_retrieval
+    from parquet_logger.retrieval.options import RetrievalOptions
 
-async def test_many_responses_without_results_in_bounded_memory(tmp_path: Path) -> None:
-    """SCALE_N ids with return_results=False: all complete, None returned, memory flat."""
-    server = FakeResponsesServer(default=("completed",)).start()
-    try:
-        client = openai.AsyncOpenAI(api_key="test", base_url=server.base_url)
-        warm = [f"warm_{i}" for i in range(200)]
-        await run_retrieval(ids_frame(warm), client, None, return_results=False, **FAST)
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        ids = [f"resp_{i}" for i in range(SCALE_N)]
-        start = time.monotonic()
-        results, counts = await run_retrieval(
-            ids_frame(ids),
-            client,
-            None,
-            return_results=False,
-            checkpoint_file=tmp_path / "ckpt.jsonl",
-            **FAST,
-        )
-        elapsed = time.monotonic() - start
-        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
-    finally:
+    base_url, ckpt_dir, small, large = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+
+    async def collect_garbage():
+        while True:
+            await asyncio.sleep(0.05)
+            gc.collect()
+
+    async def peak_bytes(client, tag, n, return_results):
+        ids = [f"{tag}_{i}" for i in range(n)]
+        df = pd.DataFrame({"response_id": ids, "custom_id": ids})
+        options = RetrievalOptions(
+            return_results=return_results, checkpoint_file=f"{ckpt_dir}/{tag}.jsonl",
+            poll_interval_s=0.02, retry_initial_wait_s=0.01, show_progress=False)
+        gc.collect()
+        tracemalloc.start()
+        collector = asyncio.create_task(collect_garbage())
+        try:
+            results, counts = await run_retrieval(df, client, None, options)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            collector.cancel()
+            tracemalloc.stop()
+        assert counts == {"completed": n}, counts
+        assert (results is None) is not return_results
+        return peak
+
+    async def main():
+        client = openai.AsyncOpenAI(api_key="test", base_url=base_url)
+        await peak_bytes(client, "warm", 200, False)  # the client's and pandas' caches fill
+        peaks = {
+            "small": await peak_bytes(client, "small", small, False),
+            "large": await peak_bytes(client, "large", large, False),
+            "results": await peak_bytes(client, "results", large, True),
+        }
         await client.close()
+        print(json.dumps(peaks))
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_many_responses_without_results_in_bounded_memory(tmp_path: Path) -> None:
+    """With return_results=False the traced peak barely grows with the number of ids (only
+    the input's refs do); keeping results costs several times more per id."""
+    server = FakeResponsesServer(default=("completed",)).start()
+    script = tmp_path / "measure.py"
+    script.write_text(MEASURE)
+    args = [sys.executable, str(script), server.base_url, str(tmp_path), str(SMALL_N), str(SCALE_N)]
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=100)
+    finally:
         server.stop()
-    assert results is None
-    assert counts == {"completed": SCALE_N}
-    assert server.total_requests() == SCALE_N + len(warm)
-    assert len(Checkpoint(tmp_path / "ckpt.jsonl").entries) == SCALE_N
-    assert grown_mib < 40, f"peak RSS grew by {grown_mib:.0f} MiB for {SCALE_N} responses"
-    sys.stderr.write(f"{SCALE_N} responses in {elapsed:.1f} s, peak RSS +{grown_mib:.1f} MiB\n")
+    assert done.returncode == 0, done.stderr
+    peaks = json.loads(done.stdout)
+    assert server.total_requests() == 200 + SMALL_N + 2 * SCALE_N
+    assert len(Checkpoint(tmp_path / "large.jsonl").entries) == SCALE_N
+    grown = SCALE_N - SMALL_N
+    flat_per_id = (peaks["large"] - peaks["small"]) / grown
+    kept_per_id = (peaks["results"] - peaks["small"]) / grown
+    sys.stderr.write(f"per id: {flat_per_id:.0f} B without results, {kept_per_id:.0f} B with\n")
+    assert kept_per_id > 1000, peaks  # the measurement does see per-response state
+    assert flat_per_id < 600, peaks  # about 300 B: the input's ResponseRef, nothing kept
+    assert flat_per_id < kept_per_id / 3, peaks
 
 
 async def test_progress_bar_is_silent_with_tqdm_disable(

@@ -1,0 +1,16 @@
+"""The batch helpers: `batch_run` (a DataFrame of prompts through a runnable) and
+`batch_process` (the same, logged to a job's folder with a model made for you).
+
+    run.py           batch_run and run_batch: options in, rows in this process or a pool
+    options.py       BatchOptions: how rows run (concurrency, timeouts, retries, processes)
+    rows.py          the in-process worker coroutines over one shared row iterator
+    row_call.py      one row's call: tools, config, logged retries, a timed-out run's end
+    process_pool.py  processes=N: shards run by worker processes, one bar, crash handling
+    job.py           batch_process: the job's folder, S3 target, logger and metadata
+    job_options.py   JobOptions, batch_process's defaults, the seed's config objects mapped
+    job_model.py     the model batch_process calls or creates (ChatOpenAI by default)
+    job_paths.py     path_template / S3 prefix rendering, every segment made safe
+    compat_config.py the config objects of langchain-callback-parquet-logger
+
+Nothing is imported here, so that `import parquet_logger` stays free of pandas and tenacity.
+"""

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from parquet_logger.transport import forking
+from parquet_logger.transport.statedir import fsync_dir
 
 __all__ = ["DONE_STATES", "Checkpoint", "CheckpointEntry", "CheckpointWriter"]
 
@@ -128,7 +129,7 @@ class Checkpoint:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
 class CheckpointWriter:
@@ -188,11 +189,3 @@ def _decode(line: bytes, path: Path, number: int) -> tuple[str, CheckpointEntry]
         raise ValueError(
             f"checkpoint_file {str(path)!r}, line {number}: not a retrieval checkpoint ({exc})"
         ) from None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -19,13 +19,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from parquet_logger.retrieval.runner import RetrievalAbortedError, run_retrieval
+from parquet_logger.errors import RetrievalAbortedError
+from parquet_logger.retrieval.api import run_retrieval
+from parquet_logger.retrieval.options import RetrievalOptions
 
 EXIT_OK = 0
 EXIT_NOT_COMPLETED = 1
 EXIT_USAGE = 2
 EXIT_ABORTED = 3
 EXIT_INTERRUPTED = 4
+
+_D = RetrievalOptions()  # the defaults, shared with retrieve_background_responses
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,13 +49,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--discover-from", help="a log directory or s3://bucket/prefix to discover")
     p.add_argument("--checkpoint", help="checkpoint journal (JSON lines), for resuming")
     p.add_argument("--output", help="write the results table here (.parquet or .csv)")
-    p.add_argument("--response-id-col", default="response_id")
-    p.add_argument("--custom-id-col", default="custom_id")
-    p.add_argument("--batch-size", type=int, default=50, help="requests in flight (50)")
-    p.add_argument("--max-retries", type=int, default=3, help="retries per request (3)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (30)")
-    p.add_argument("--poll-interval-s", type=float, default=5.0, help="seconds between polls")
-    p.add_argument("--max-wait-s", type=float, default=900.0, help="longest wait per response")
+    p.add_argument("--response-id-col", default=_D.response_id_col)
+    p.add_argument("--custom-id-col", default=_D.custom_id_col)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=_D.batch_size,
+        help=f"requests in flight ({_D.batch_size})",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=_D.max_retries,
+        help=f"retries per request ({_D.max_retries})",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=_D.timeout, help=f"seconds per request ({_D.timeout:g})"
+    )
+    p.add_argument(
+        "--poll-interval-s",
+        type=float,
+        default=_D.poll_interval_s,
+        help=f"seconds between polls ({_D.poll_interval_s:g})",
+    )
+    p.add_argument(
+        "--max-wait-s",
+        type=float,
+        default=_D.max_wait_s,
+        help=f"longest wait per response ({_D.max_wait_s:g})",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -85,21 +111,7 @@ async def _main(args: argparse.Namespace, df: pd.DataFrame | None) -> int:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         results, counts = await run_retrieval(
-            df,
-            None,
-            None,
-            log_dir=args.dir,
-            discover_from=args.discover_from,
-            checkpoint_file=args.checkpoint,
-            return_results=args.output is not None,
-            show_progress=not args.no_progress,
-            response_id_col=args.response_id_col,
-            custom_id_col=args.custom_id_col,
-            batch_size=args.batch_size,
-            max_retries=args.max_retries,
-            timeout=args.timeout,
-            poll_interval_s=args.poll_interval_s,
-            max_wait_s=args.max_wait_s,
+            df, None, None, _options(args), log_dir=args.dir, discover_from=args.discover_from
         )
     except asyncio.CancelledError:
         if not signals:
@@ -114,6 +126,21 @@ async def _main(args: argparse.Namespace, df: pd.DataFrame | None) -> int:
     sys.stderr.write(_summary(counts) + "\n")
     not_completed = sum(n for status, n in counts.items() if status != "completed")
     return EXIT_NOT_COMPLETED if not_completed else EXIT_OK
+
+
+def _options(args: argparse.Namespace) -> RetrievalOptions:
+    return RetrievalOptions(
+        checkpoint_file=args.checkpoint,
+        return_results=args.output is not None,
+        show_progress=not args.no_progress,
+        response_id_col=args.response_id_col,
+        custom_id_col=args.custom_id_col,
+        batch_size=args.batch_size,
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+        poll_interval_s=args.poll_interval_s,
+        max_wait_s=args.max_wait_s,
+    )
 
 
 def _read_input(path: str) -> pd.DataFrame:

@@ -1,53 +1,27 @@
 """One `responses.retrieve` call for background retrieval: at most `max_in_flight` requests at
 a time, the SDK's own retries switched off, and ours (tenacity) for transient failures only.
 
-How a failed request is judged (by `status_code` and class name; openai is not imported):
-
-| failure                                          | verdict | effect                     |
-|--------------------------------------------------|---------|----------------------------|
-| 429 (not `insufficient_quota`), 408, 5xx,        | `RETRY` | retried; then transient    |
-| timeouts, connection errors                      |         | (the next run tries again) |
-| 401, 403, 429 `insufficient_quota`               | `FATAL` | the whole job stops        |
-| any other 4xx (400, 404, ...)                    | `FINAL` | this response failed       |
-| anything else (not an HTTP error)                | `OTHER` | not retried; transient     |
+A failed request is judged by `retry_policy.verdict`: `RETRY` failures are retried, then
+left for the next run; `FATAL` stops the whole job; `FINAL` ends this response; `OTHER` is
+not retried and left for the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import inspect
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 
-from parquet_logger.retry_policy import RetryPolicy, is_transient
+from parquet_logger.retry_policy import RetryPolicy, is_transient, verdict
 
-__all__ = ["BackgroundClient", "Verdict", "judge"]
-
-
-class Verdict(enum.Enum):
-    RETRY = "retry"
-    FATAL = "fatal"
-    FINAL = "final"
-    OTHER = "other"
-
-
-def judge(exc: BaseException) -> Verdict:
-    """What a failed retrieve means (see the module's table)."""
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        quota = status == 429 and getattr(exc, "code", None) == "insufficient_quota"
-        if status in (401, 403) or quota:
-            return Verdict.FATAL
-        if status in (408, 429) or status >= 500:
-            return Verdict.RETRY
-        return Verdict.FINAL
-    return Verdict.RETRY if is_transient(exc) else Verdict.OTHER
+__all__ = ["BackgroundClient", "RetrievalFailed"]
 
 
 class BackgroundClient:
@@ -62,6 +36,7 @@ class BackgroundClient:
         retry: RetryPolicy,
         *,
         owned: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._owned = client if owned else None  # a client we built is ours to close
         with_options = getattr(client, "with_options", None)
@@ -76,6 +51,7 @@ class BackgroundClient:
         )
         self._slots = asyncio.Semaphore(max_in_flight)
         self._retry = retry
+        self._sleep = sleep  # tenacity's back-off sleep; tests record the waits asked for
 
     async def retrieve(self, response_id: str, deadline: float) -> tuple[Any, int]:
         """The response, and the number of requests it took.
@@ -88,7 +64,8 @@ class BackgroundClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.max_retries + 1) | _past(deadline),
             wait=self._retry.wait_s,
-            retry=retry_if_exception(lambda exc: judge(exc) is Verdict.RETRY),
+            retry=retry_if_exception(is_transient),
+            sleep=self._sleep,
             reraise=True,
         )
         try:
@@ -126,7 +103,7 @@ class RetrievalFailed(Exception):
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
         self.requests = requests
-        self.verdict = judge(cause)
+        self.verdict = verdict(cause)
 
 
 class _past(stop_base):  # lower case, like tenacity's own stop conditions

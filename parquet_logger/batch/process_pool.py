@@ -27,12 +27,15 @@ from typing import Any
 
 import pandas as pd
 
-from parquet_logger.batch.runner import Progress, RowSpec, parquet_loggers, run_all
+from parquet_logger.batch.options import BatchOptions
+from parquet_logger.batch.row_call import parquet_loggers
+from parquet_logger.batch.rows import RowSpec, run_all
 from parquet_logger.errors import WorkerCrashedError
+from parquet_logger.progress import Progress
 
 log = logging.getLogger("parquet_logger.batch")
 
-__all__ = ["WorkerCrashedError", "check_processes", "run_in_processes"]
+__all__ = ["WorkerCrashedError", "run_in_processes", "shard_bounds"]
 
 DEFAULT_START_METHOD = "spawn"  # no inherited threads or locks; needs importable targets
 POLL_INTERVAL_S = 0.05  # how often the parent refreshes the bar and looks at its workers
@@ -54,17 +57,6 @@ class Shard:
     max_concurrency: int
     return_exceptions: bool
     return_results: bool
-
-
-def check_processes(processes: object, mp_context: object) -> None:
-    """Fail fast on a bad `processes` or `mp_context`."""
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
-    if mp_context is not None and not isinstance(mp_context, str | BaseContext):
-        raise TypeError(
-            f"mp_context must be None, a start method name or a multiprocessing context, "
-            f"got {mp_context!r}"
-        )
 
 
 def shard_bounds(rows: int, processes: int) -> list[tuple[int, int]]:
@@ -232,15 +224,12 @@ async def run_in_processes(
     llm: Any,
     llm_factory: Callable[[], Any] | None,
     spec: RowSpec,
+    options: BatchOptions,
     *,
-    processes: int,
-    mp_context: str | BaseContext | None,
-    max_concurrency: int,
-    return_exceptions: bool,
     results: list[Any] | None,
     progress: Progress,
 ) -> None:
-    """Run `df` in `processes` workers, filling `results` (if given) in row order.
+    """Run `df` in `options.processes` workers, filling `results` (if given) in row order.
 
     Raises:
         TypeError: `llm` (or a row's config) cannot be pickled.
@@ -249,8 +238,8 @@ async def run_in_processes(
     """
     if llm_factory is None:
         _check_picklable(llm)
-    ctx = _context(mp_context)
-    bounds = shard_bounds(len(df), processes)
+    ctx = _context(options.mp_context)
+    bounds = shard_bounds(len(df), options.processes)
     counters = ctx.RawArray("q", 2 * len(bounds))
     stop = ctx.RawValue("b", 0)
     workers: list[Worker] = []
@@ -264,12 +253,12 @@ async def run_in_processes(
                 llm=None if llm_factory is not None else llm,
                 llm_factory=llm_factory,
                 spec=spec,
-                max_concurrency=max_concurrency,
-                return_exceptions=return_exceptions,
+                max_concurrency=options.max_concurrency,
+                return_exceptions=options.return_exceptions,
                 return_results=results is not None,
             )
             workers.append(Worker(ctx, shard, counters, stop))
-        await _supervise(workers, counters, return_exceptions, results, progress)
+        await _supervise(workers, counters, options.return_exceptions, results, progress)
     finally:
         stop.value = 1
         await asyncio.to_thread(_reap, workers, STOP_TIMEOUT_S)

@@ -1,8 +1,9 @@
 """The batch configuration objects of langchain-callback-parquet-logger, kept for its users.
 
 `batch_process` accepts these (or the original package's, read by field name) as an
-alternative to its keyword arguments; both routes end in the same keyword values. They stay
-mutable, as they were, and are validated where `batch_process` reads them.
+alternative to its keyword arguments: `CONFIG_FIELDS` maps each field onto the keyword (a
+field of `BatchOptions` or `JobOptions`) it stands for. They stay mutable, as they were, and
+are validated as the options they become.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class LLMConfig:
         }
 
 
-# batch_process keyword <- (config object parameter, field) for every field it reads.
+# batch_process's config-object parameter -> {the object's field: the keyword it stands for}.
 CONFIG_FIELDS: dict[str, dict[str, str]] = {
     "job_config": {
         "category": "job_category",

@@ -18,15 +18,10 @@ from typing import Any
 import orjson
 import pandas as pd
 
-__all__ = ["RETRIEVAL_EVENTS", "find_finished_ids", "find_pending_responses", "open_log_dataset"]
+from parquet_logger.retrieval.events import FINAL_EVENTS, RETRIEVAL_EVENTS, is_final
 
-QUEUED = "background_retrieval_queued"
-ATTEMPT = "background_retrieval_attempt"
-PENDING = "background_retrieval_pending"
-COMPLETE = "background_retrieval_complete"
-ERROR = "background_retrieval_error"
-RESUME = "background_retrieval_resume"
-RETRIEVAL_EVENTS = (QUEUED, ATTEMPT, PENDING, COMPLETE, ERROR)
+__all__ = ["find_finished_ids", "find_pending_responses", "open_log_dataset"]
+
 _COLUMNS = ("event_type", "custom_id", "run_id", "parent_run_id", "payload")
 _BATCH_ROWS = 4096
 
@@ -68,7 +63,7 @@ def find_pending_responses(source: str | os.PathLike[str], filesystem: Any = Non
     seen: dict[str, _Seen] = {}
     finished: set[str] = set()
     for event_type, response_id, row, data in _retrieval_rows(source, filesystem):
-        if _is_final(event_type, data):
+        if is_final(event_type, data):
             finished.add(response_id)
         known = seen.setdefault(response_id, _Seen())
         for field in ("custom_id", "run_id", "parent_run_id"):
@@ -96,14 +91,10 @@ def find_finished_ids(
     if not wanted:
         return found
     for event_type, response_id, _, data in _retrieval_rows(source, filesystem, final=True):
-        if response_id in wanted and _is_final(event_type, data):
+        if response_id in wanted and is_final(event_type, data):
             status = data.get("status")
             found[response_id] = status if isinstance(status, str) and status else "failed"
     return found
-
-
-def _is_final(event_type: str, data: dict[str, Any]) -> bool:
-    return event_type == COMPLETE or (event_type == ERROR and data.get("retryable") is not True)
 
 
 def _retrieval_rows(
@@ -113,7 +104,7 @@ def _retrieval_rows(
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    wanted = (COMPLETE, ERROR) if final else RETRIEVAL_EVENTS
+    wanted = FINAL_EVENTS if final else RETRIEVAL_EVENTS
     for fragment in open_log_dataset(source, filesystem).get_fragments():
         keys = ds.get_partition_keys(fragment.partition_expression)
         if "event_type" in keys and keys["event_type"] not in wanted:
