@@ -30,8 +30,7 @@ from parquet_logger.batch.processes import check_processes
 from parquet_logger.batch.runner import batch_run, check_frame, check_options
 from parquet_logger.capture.events import DEFAULT_EVENT_TYPES, EventType
 from parquet_logger.capture.handler import ParquetLogger
-from parquet_logger.encode.redaction import redact_tree
-from parquet_logger.encode.safe_json import dumps as json_dumps
+from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.s3config import S3Config
 
 log = logging.getLogger("parquet_logger.batch")
@@ -344,8 +343,7 @@ def _logger_metadata(
         "batch_size": rows,
         **dict(options["job_metadata"] or {}),
     }
-    plain = orjson.loads(json_dumps(metadata, 1 << 20)[0])
-    tree = redact_tree(plain)
+    tree = orjson.loads(safe_json(metadata, 1 << 20)[0])
     assert isinstance(tree, dict)
     return tree
 
