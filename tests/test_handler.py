@@ -405,3 +405,33 @@ def test_a_failing_fact_reader_is_counted_not_raised(make_logger, log_dir, monke
     assert "usage reader broke" in warnings[0].getMessage()
     logger.flush(timeout=30)
     assert read_rows(log_dir)["event_type"].tolist() == ["chat_model_start"]
+
+
+def test_every_error_callback_ends_its_run(shared):
+    """llm, chain, tool and retriever errors: one row each, joined to the run's start."""
+    logger, _ = shared
+    tags = ["logger_custom_id:errors"]
+    starts = {
+        "llm": lambda run_id: logger.on_llm_start({"name": "M"}, ["p"], run_id=run_id, tags=tags),
+        "chain": lambda run_id: logger.on_chain_start(None, {"a": 1}, run_id=run_id, tags=tags),
+        "tool": lambda run_id: logger.on_tool_start({"name": "T"}, "x", run_id=run_id, tags=tags),
+        "retriever": lambda run_id: logger.on_retriever_start(None, "q", run_id=run_id, tags=tags),
+    }
+    errors = {
+        "llm": logger.on_llm_error,
+        "chain": logger.on_chain_error,
+        "tool": logger.on_tool_error,
+        "retriever": logger.on_retriever_error,
+    }
+    for kind, start in starts.items():
+        run_id = uuid4()
+        start(run_id)
+        errors[kind](ValueError(f"{kind} failed"), run_id=run_id, tags=tags)
+    df = rows_of(shared, "errors")
+    ends = df[df["event_type"].str.endswith("_error")].set_index("event_type")
+    assert sorted(ends.index) == ["chain_error", "llm_error", "retriever_error", "tool_error"]
+    assert set(ends["error_type"]) == {"ValueError"}
+    assert (ends["latency_ms"] >= 0).all()
+    assert ends.loc["tool_error", "run_type"] == "tool"
+    assert payload(ends.loc["llm_error"])["data"]["error"]["message"] == "llm failed"
+    assert logger.stats()["callback_failures"] == 0

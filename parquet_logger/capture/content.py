@@ -34,6 +34,7 @@ _RUN_TYPES: dict[EventType | str, str] = {
     EventType.RETRIEVER_START: "retriever",
 }
 _MAX_CACHED_SERIALIZED = 256
+_Family = Callable[[CallbackEvent], Content | None]
 
 
 class ContentBuilder:
@@ -51,25 +52,19 @@ class ContentBuilder:
         # hot path off redaction's slow path. The entry keeps the object alive, so its id
         # cannot be reused by another object while cached.
         self._serialized_json: dict[int, tuple[object, orjson.Fragment]] = {}
-        family: dict[EventType | str, Callable[[CallbackEvent], Content | None]] = {}
-        for kind in EventType:
-            family[kind] = self._point
-        for kind in (EventType.LLM_START, EventType.CHAT_MODEL_START):
-            family[kind] = self._model_start
-        for kind in (EventType.CHAIN_START, EventType.TOOL_START, EventType.RETRIEVER_START):
-            family[kind] = self._run_start
-        for kind in (EventType.CHAIN_END, EventType.TOOL_END, EventType.RETRIEVER_END):
-            family[kind] = self._run_end
-        for kind in (
-            EventType.LLM_ERROR,
-            EventType.CHAIN_ERROR,
-            EventType.TOOL_ERROR,
-            EventType.RETRIEVER_ERROR,
-        ):
-            family[kind] = self._error
-        family[EventType.LLM_NEW_TOKEN] = self._token
-        family[EventType.LLM_END] = self._llm_end
-        self._family = family
+        e = EventType
+        families: tuple[tuple[_Family, tuple[EventType, ...]], ...] = (
+            (self._model_start, (e.LLM_START, e.CHAT_MODEL_START)),
+            (self._token, (e.LLM_NEW_TOKEN,)),
+            (self._llm_end, (e.LLM_END,)),
+            (self._run_start, (e.CHAIN_START, e.TOOL_START, e.RETRIEVER_START)),
+            (self._run_end, (e.CHAIN_END, e.TOOL_END, e.RETRIEVER_END)),
+            (self._error, (e.LLM_ERROR, e.CHAIN_ERROR, e.TOOL_ERROR, e.RETRIEVER_ERROR)),
+            (self._point, (e.AGENT_ACTION, e.AGENT_FINISH, e.RETRY, e.TEXT, e.CUSTOM_EVENT)),
+        )
+        self._family: dict[EventType | str, _Family] = {
+            kind: family for family, kinds in families for kind in kinds
+        }
 
     def of(self, event: CallbackEvent) -> Content | None:
         """The content of a callback's row, or None when its event type is not recorded (a
@@ -81,14 +76,14 @@ class ContentBuilder:
         # No callback arguments to keep: `raw` stays empty rather than repeat `data`.
         return Content(event.inputs, {}, self.runs.get(event.run_id))
 
-    def fragment(self, obj: Any) -> orjson.Fragment:
+    def _fragment(self, obj: Any) -> orjson.Fragment:
         """`obj` encoded once, to appear in both `data` and `raw` without a second dump."""
         return orjson.Fragment(safe_json(obj, self._fragment_bytes)[0])
 
     def _fragments(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Each of a callback's arguments encoded once (`fragment`), under its name."""
+        """Each of a callback's arguments encoded once (`_fragment`), under its name."""
         # zip/map rather than a comprehension: no extra frame on the hot path.
-        return dict(zip(inputs, map(self.fragment, inputs.values()), strict=True))
+        return dict(zip(inputs, map(self._fragment, inputs.values()), strict=True))
 
     # ------------------------------------------------------------------ starts
     def _model_start(self, event: CallbackEvent) -> Content | None:
@@ -100,7 +95,7 @@ class ContentBuilder:
         if event.event_type not in self._enabled:
             return None
         inputs = self._fragments(event.inputs)
-        shared_params = self.fragment(params)
+        shared_params = self._fragment(params)
         data = {
             **inputs,
             "llm_type": llm_type,
@@ -139,7 +134,7 @@ class ContentBuilder:
         """Remember a run's start for its end event."""
         metadata = event.metadata
         # Encoded (and redacted) once: the start and the end event both carry it.
-        shared = None if metadata is None else self.fragment(metadata)
+        shared = None if metadata is None else self._fragment(metadata)
         start = RunStart(time.time_ns(), shared, run_type, name, model, provider)
         self.runs.remember(event.run_id, start)
         return start
@@ -186,7 +181,7 @@ class ContentBuilder:
             return None
         error = event.inputs["error"]
         # Formatting a traceback is the costly part: do it once for data and raw.
-        described = self.fragment(describe_exception(error))
+        described = self._fragment(describe_exception(error))
         raw = {"error": described, "kwargs": event.kwargs}
         return Content({"error": described}, raw, run, ending=True, error_type=error_type_of(error))
 
