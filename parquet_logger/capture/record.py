@@ -14,6 +14,7 @@ from uuid import UUID
 
 from parquet_logger.capture.event import CallbackEvent, Content
 from parquet_logger.capture.llm_facts import Usage
+from parquet_logger.capture.runs import RunStart
 from parquet_logger.capture.settings import LoggerSettings
 from parquet_logger.capture.tagging import custom_id_from_tags
 from parquet_logger.encode.safe_json import envelope_json
@@ -27,6 +28,7 @@ except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core >
 
 _US_PER_DAY = 86_400_000_000
 _NO_USAGE = Usage()
+_NO_RUN = RunStart(0, None, None, None, None, None)  # an event outside any known run
 
 
 class RecordBuilder:
@@ -54,18 +56,19 @@ class RecordBuilder:
         ts_us = now_ns // 1000
         kind = str(event.event_type)  # EventType is a StrEnum: its str is the value
         run, run_id, parent_run_id = content.run, event.run_id, event.parent_run_id
+        started = _NO_RUN if run is None else run
         custom_id = custom_id_from_tags(event.tags)
         head = {
             "event_type": kind,
-            # ts_us / 1e6 is within 0.12 us of the exact value (a double's precision at
-            # today's epoch seconds), so rounding to the microsecond gives back ts_us.
+            # ts_us / 1e6 is within 0.25 us of the exact value (a double's precision at epoch
+            # seconds before 2106), so rounding to the microsecond gives back ts_us.
             "timestamp": datetime.fromtimestamp(ts_us / 1e6, UTC),
             "execution": {
                 "run_id": run_id,
                 "parent_run_id": parent_run_id,
                 "custom_id": custom_id,
                 "tags": event.tags or [],
-                "metadata": run.metadata if run is not None else None,
+                "metadata": started.metadata,
             },
         }
         payload = envelope_json(head, content.data, content.raw, self._max_event_bytes)
@@ -78,10 +81,10 @@ class RecordBuilder:
             "event_type": kind,
             "logger_metadata": self._metadata_json,
             "event_id": str(_new_event_id()),
-            "run_type": run.run_type if run is not None else None,
-            "name": run.name if run is not None else None,
-            "model": content.model or (run.model if run is not None else None),
-            "provider": run.provider if run is not None else None,
+            "run_type": started.run_type,
+            "name": started.name,
+            "model": content.model or started.model,
+            "provider": started.provider,
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "total_tokens": usage.total_tokens,
