@@ -370,3 +370,68 @@ def test_log_event_writes_an_own_event_type(shared):
     assert payload(row)["data"] == {"response_id": "resp_1", "status": "completed"}
     with pytest.raises(ValueError, match="event_type"):
         logger.log_event("../escape", {})
+
+
+def test_payload_timestamp_is_the_column_timestamp(make_logger, log_dir):
+    """One clock read per event: the payload's timestamp equals the column, in every row."""
+    logger = make_logger(event_types=list(EventType))
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | FakeListChatModel(
+        responses=["a", "b"]
+    )
+    for i in range(40):  # 240 rows: a 1 us disagreement in half of them cannot hide
+        chain.invoke({"q": str(i)}, config={"callbacks": [logger]})
+    logger.flush(timeout=30)
+    df = read_rows(log_dir)
+    assert len(df) == 40 * 6  # sequence, prompt and model: a start and an end each
+    written = [pd.Timestamp(orjson.loads(p)["timestamp"]) for p in df["payload"]]
+    assert [pd.Timestamp(t) for t in df["timestamp"]] == written
+
+
+def test_a_failing_fact_reader_is_counted_not_raised(make_logger, log_dir, monkeypatch, caplog):
+    """The callback guard: a fact extractor that raises never reaches LangChain; the failure is
+    counted once and logged once, and the other events are still recorded."""
+
+    def broken(response: Any) -> Any:
+        raise RuntimeError("usage reader broke")
+
+    monkeypatch.setattr("parquet_logger.capture.content.llm_end_facts", broken)
+    logger = make_logger()
+    model = FakeListChatModel(responses=["fine"])
+    with caplog.at_level("WARNING", logger="parquet_logger"):
+        assert model.invoke("hi", config={"callbacks": [logger]}).content == "fine"
+    assert logger.stats()["callback_failures"] == 1
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "usage reader broke" in warnings[0].getMessage()
+    logger.flush(timeout=30)
+    assert read_rows(log_dir)["event_type"].tolist() == ["chat_model_start"]
+
+
+def test_every_error_callback_ends_its_run(shared):
+    """llm, chain, tool and retriever errors: one row each, joined to the run's start."""
+    logger, _ = shared
+    tags = ["logger_custom_id:errors"]
+    starts = {
+        "llm": lambda run_id: logger.on_llm_start({"name": "M"}, ["p"], run_id=run_id, tags=tags),
+        "chain": lambda run_id: logger.on_chain_start(None, {"a": 1}, run_id=run_id, tags=tags),
+        "tool": lambda run_id: logger.on_tool_start({"name": "T"}, "x", run_id=run_id, tags=tags),
+        "retriever": lambda run_id: logger.on_retriever_start(None, "q", run_id=run_id, tags=tags),
+    }
+    errors = {
+        "llm": logger.on_llm_error,
+        "chain": logger.on_chain_error,
+        "tool": logger.on_tool_error,
+        "retriever": logger.on_retriever_error,
+    }
+    for kind, start in starts.items():
+        run_id = uuid4()
+        start(run_id)
+        errors[kind](ValueError(f"{kind} failed"), run_id=run_id, tags=tags)
+    df = rows_of(shared, "errors")
+    ends = df[df["event_type"].str.endswith("_error")].set_index("event_type")
+    assert sorted(ends.index) == ["chain_error", "llm_error", "retriever_error", "tool_error"]
+    assert set(ends["error_type"]) == {"ValueError"}
+    assert (ends["latency_ms"] >= 0).all()
+    assert ends.loc["tool_error", "run_type"] == "tool"
+    assert payload(ends.loc["llm_error"])["data"]["error"]["message"] == "llm failed"
+    assert logger.stats()["callback_failures"] == 0

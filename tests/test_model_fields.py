@@ -21,12 +21,12 @@ from pydantic import (
     model_serializer,
 )
 
-from parquet_logger.encode import safe_json as jsonsafe
 from parquet_logger.encode.model_fields import dump_model
+from parquet_logger.encode.safe_json import safe_json
 
 
 def via_model_dump(obj: object) -> Any:
-    """The reference: every model through model_dump, secrets masked as jsonsafe does."""
+    """The reference: every model through model_dump, secrets masked as safe_json does."""
 
     def default(value: object) -> object:
         if isinstance(value, BaseModel):
@@ -39,7 +39,7 @@ def via_model_dump(obj: object) -> Any:
 
 
 def via_jsonsafe(obj: object) -> Any:
-    data, cut = jsonsafe.dumps(obj, 1 << 20)
+    data, cut = safe_json(obj, 1 << 20)
     assert cut is None
     return orjson.loads(data)
 

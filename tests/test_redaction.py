@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from langchain_core.load import dumpd
 from langchain_core.load.serializable import Serializable
 
-from parquet_logger.encode import safe_json as jsonsafe
-from parquet_logger.encode.redaction import REDACTED, is_secret_key, redact_json, redact_tree
+from parquet_logger.encode.redaction import REDACTED, is_secret_key, redact_json, scrub
+from parquet_logger.encode.safe_json import safe_json
+from parquet_logger.encode.shrink import shrink
 
 
 class FakeChatModel(Serializable):
@@ -115,7 +116,7 @@ def test_langchain_serialized_model_secret_marker() -> None:
     """A real LangChain serialized model: its secret marker dict becomes "***" as a whole."""
     serialized = dumpd(FakeChatModel())
     assert serialized["kwargs"]["api_key"] == {"lc": 1, "type": "secret", "id": ["FAKE_API_KEY"]}
-    data, _ = jsonsafe.dumps({"serialized": serialized}, 1 << 20)
+    data = orjson.dumps({"serialized": serialized})
     redacted = orjson.loads(redact_json(data))
     assert redacted["serialized"]["kwargs"] == {
         "model_name": "fake-1",
@@ -123,6 +124,7 @@ def test_langchain_serialized_model_secret_marker() -> None:
         "max_tokens": 256,
     }
     assert b"FAKE_API_KEY" not in redact_json(data)
+    assert orjson.loads(safe_json({"serialized": serialized}, 1 << 20)[0]) == redacted
 
 
 def test_secret_marker_under_an_innocent_key() -> None:
@@ -139,7 +141,7 @@ def test_token_counts_untouched() -> None:
 
 def test_clean_input_returned_unchanged() -> None:
     """With nothing secret, the very same bytes object comes back."""
-    data = jsonsafe.dumps({"prompt": "What is 2+2?", "model": "gpt-4o", "n": [1, 2]}, 4096)[0]
+    data = safe_json({"prompt": "What is 2+2?", "model": "gpt-4o", "n": [1, 2]}, 4096)[0]
     assert redact_json(data) is data
 
 
@@ -156,10 +158,9 @@ def test_string_value_that_looks_like_a_key() -> None:
 
 
 def test_truncated_prefix_is_redacted_as_text() -> None:
-    """When jsonsafe kept only a JSON prefix, secret values inside that text are still replaced."""
+    """When shrink kept only a JSON prefix, secret values inside that text are still replaced."""
     payload = [{"api_key": "sk-live-SECRET", "n": list(range(30))} for _ in range(500)]
-    data, original = jsonsafe.dumps(payload, 4096)
-    assert original is not None
+    data = shrink(orjson.dumps(payload), 4096)
     assert b"sk-live-SECRET" in data
     redacted = redact_json(data)
     assert b"sk-live-SECRET" not in redacted
@@ -198,10 +199,10 @@ def test_invalid_json_fails_closed() -> None:
     assert orjson.loads(redact_json(b'{"password": "x"')) == {"$redaction_error": "JSONDecodeError"}
 
 
-def test_redact_tree_copies() -> None:
-    """redact_tree returns a redacted copy and leaves its input alone."""
+def test_scrub_copies() -> None:
+    """scrub returns a redacted copy and leaves its input alone."""
     metadata = {"team": "a", "db": {"password": "pw"}, "tags": ("x", {"secret": 1})}
-    redacted = redact_tree(metadata)
+    redacted = scrub(metadata)
     assert redacted == {
         "team": "a",
         "db": {"password": REDACTED},
@@ -250,10 +251,10 @@ _trees = st.recursive(
 
 @settings(max_examples=400, deadline=None, database=None)
 @given(tree=_trees)
-def test_redact_json_agrees_with_redact_tree(tree: Any) -> None:
+def test_redact_json_agrees_with_scrub(tree: Any) -> None:
     """The byte-level pre-check never skips a secret that the tree walk would redact."""
     data = orjson.dumps(tree)
-    assert orjson.loads(redact_json(data)) == redact_tree(orjson.loads(data))
+    assert orjson.loads(redact_json(data)) == scrub(orjson.loads(data))
 
 
 # Secret values are built from "Z" only, and nothing else contains a "Z": any "Z" in the
@@ -296,4 +297,4 @@ def test_prefix_redaction_never_leaks(tree: Any, cut: float) -> None:
     redacted = orjson.loads(redact_json(orjson.dumps({"$truncated_json_prefix": prefix})))
     assert "Z" not in redacted["$truncated_json_prefix"]
     if prefix == full.decode():
-        assert orjson.loads(redacted["$truncated_json_prefix"]) == redact_tree(tree)
+        assert orjson.loads(redacted["$truncated_json_prefix"]) == scrub(tree)

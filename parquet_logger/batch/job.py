@@ -33,8 +33,7 @@ from parquet_logger.batch.options import BatchOptions
 from parquet_logger.batch.run import check_frame, run_batch
 from parquet_logger.capture.events import DEFAULT_EVENT_TYPES, EventType
 from parquet_logger.capture.handler import ParquetLogger
-from parquet_logger.encode.redaction import redact_tree
-from parquet_logger.encode.safe_json import dumps as json_dumps
+from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.frame_input import require_frame
 from parquet_logger.s3config import S3Config
 
@@ -289,8 +288,7 @@ def _logger_metadata(
         "batch_size": rows,
         **dict(job.job_metadata or {}),
     }
-    plain = orjson.loads(json_dumps(metadata, 1 << 20)[0])
-    tree = redact_tree(plain)
+    tree = orjson.loads(safe_json(metadata, 1 << 20)[0])
     assert isinstance(tree, dict)
     return tree
 

@@ -1,5 +1,7 @@
-"""`ParquetLogger`: the LangChain callback handler. Each callback builds one record and puts it
-on the directory's shared-memory ring; the writer process does all file and network I/O."""
+"""`ParquetLogger`: the LangChain callback handler, a façade. Each callback becomes one
+`CallbackEvent`, which `_record` (the one guard) turns into a row's content (`content`), a ring
+record (`record`) and puts on the directory's shared-memory ring; the writer process does all
+file and network I/O."""
 
 from __future__ import annotations
 
@@ -12,19 +14,13 @@ from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
-
+from parquet_logger.capture.callbacks import LangChainCallbacks
+from parquet_logger.capture.content import ContentBuilder
+from parquet_logger.capture.event import CallbackEvent
 from parquet_logger.capture.events import EventType, ignore_flags
-from parquet_logger.capture.llm_facts import (
-    error_type_of,
-    llm_end_facts,
-    name_of,
-    start_model_facts,
-)
 from parquet_logger.capture.record import RecordBuilder
 from parquet_logger.capture.settings import LoggerSettings, s3_settings
 from parquet_logger.capture.tagging import CUSTOM_ID_PREFIX
-from parquet_logger.encode.safe_json import describe_exception
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport import attachment as attachment_registry
 from parquet_logger.transport import forking
@@ -38,7 +34,7 @@ _EVENT_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _live_loggers: weakref.WeakSet[ParquetLogger] = weakref.WeakSet()
 
 
-class ParquetLogger(BaseCallbackHandler):
+class ParquetLogger(LangChainCallbacks):
     """Record LangChain events as Parquet rows under `log_dir`.
 
     Args:
@@ -116,6 +112,7 @@ class ParquetLogger(BaseCallbackHandler):
         self.log_dir = settings.log_dir
         self.event_types = settings.enabled
         self._ignore = ignore_flags(settings.enabled)
+        self._content = ContentBuilder(settings)
         self._records = RecordBuilder(settings)
         self._wait_s = settings.queue_wait_s
         self._lock_wait_s = settings.queue_full_timeout_s
@@ -132,36 +129,17 @@ class ParquetLogger(BaseCallbackHandler):
         )
         _live_loggers.add(self)
 
-    # ------------------------------------------------------------------ LangChain switches
-    @property
-    def ignore_llm(self) -> bool:
-        return self._ignore["ignore_llm"]
-
-    @property
-    def ignore_chat_model(self) -> bool:
-        return self._ignore["ignore_chat_model"]
-
-    @property
-    def ignore_chain(self) -> bool:
-        return self._ignore["ignore_chain"]
-
-    @property
-    def ignore_agent(self) -> bool:
-        return self._ignore["ignore_agent"]
-
-    @property
-    def ignore_retriever(self) -> bool:
-        return self._ignore["ignore_retriever"]
-
-    @property
-    def ignore_retry(self) -> bool:
-        return self._ignore["ignore_retry"]
-
-    @property
-    def ignore_custom_event(self) -> bool:
-        return self._ignore["ignore_custom_event"]
-
     # ------------------------------------------------------------------ the one hand-off
+    def _record(self, event: CallbackEvent) -> None:
+        """The boundary guard around every callback: whatever goes wrong while recording is
+        counted and logged at a limited rate, never raised into LangChain."""
+        try:
+            content = self._content.of(event)
+            if content is not None:
+                self._emit(event.event_type, self._records.build(event, content))
+        except Exception as exc:
+            self._failed(event.event_type, exc)
+
     def _emit(self, event_type: EventType | str, body: bytes) -> bool:
         """Put one record on the ring; False (counted, reported) when it was dropped."""
         attachment = self._attachment
@@ -180,8 +158,8 @@ class ParquetLogger(BaseCallbackHandler):
         assert self._attachment is not None
         return self._attachment
 
-    def _failed(self, event_type: EventType, exc: BaseException) -> None:
-        """The boundary guard: count, log at a limited rate, never raise into LangChain."""
+    def _failed(self, event_type: EventType | str, exc: BaseException) -> None:
+        """Count a callback failure and warn, at most once a minute per event type."""
         self._failures += 1
         message = f"{type(exc).__name__}: {exc} ({self._failures} failure(s))"
         self._report(("callback failure", str(event_type)), message, event_type)
@@ -189,496 +167,6 @@ class ParquetLogger(BaseCallbackHandler):
     def _report(self, kind: Hashable, message: str, event_type: EventType | str) -> None:
         """Warn, at most once a minute per kind (a flood of one kind hides no other)."""
         self._warnings.warn(kind, "parquet-logger %s for %s: %s", event_type, self.log_dir, message)
-
-    def _wants(self, event_type: EventType) -> bool:
-        return event_type in self.event_types
-
-    # ------------------------------------------------------------------ LLM events
-    def on_llm_start(
-        self,
-        serialized: dict[str, Any] | None,
-        prompts: list[str],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._model_start(
-            EventType.LLM_START,
-            "llm",
-            serialized,
-            "prompts",
-            prompts,
-            run_id,
-            parent_run_id,
-            tags,
-            metadata,
-            kwargs,
-        )
-
-    def on_chat_model_start(
-        self,
-        serialized: dict[str, Any] | None,
-        messages: list[list[Any]],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._model_start(
-            EventType.CHAT_MODEL_START,
-            "chat_model",
-            serialized,
-            "messages",
-            messages,
-            run_id,
-            parent_run_id,
-            tags,
-            metadata,
-            kwargs,
-        )
-
-    def _model_start(
-        self,
-        event_type: EventType,
-        run_type: str,
-        serialized: dict[str, Any] | None,
-        inputs_name: str,
-        inputs: Any,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        metadata: dict[str, Any] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        try:
-            params = kwargs.get("invocation_params") or {}
-            model, provider, llm_type = start_model_facts(params, metadata)
-            name = name_of(serialized, kwargs)
-            run = self._records.start(run_id, metadata, run_type, name, model, provider)
-            if not self._wants(event_type):
-                return
-            shared_inputs = self._records.fragment(inputs)
-            shared_params = self._records.fragment(params)
-            data = {
-                inputs_name: shared_inputs,
-                "llm_type": llm_type,
-                "model": model,
-                "provider": provider,
-                "name": name,
-                "invocation_params": shared_params,
-            }
-            raw_kwargs = dict(kwargs)
-            if "invocation_params" in raw_kwargs:
-                raw_kwargs["invocation_params"] = shared_params
-            raw = {inputs_name: shared_inputs, "kwargs": raw_kwargs}
-            body = self._records.build(
-                event_type, run_id, parent_run_id, tags, data, raw, run=run, serialized=serialized
-            )
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    def on_llm_new_token(
-        self,
-        token: Any,
-        *,
-        chunk: Any = None,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        event_type = EventType.LLM_NEW_TOKEN
-        if not self._wants(event_type):
-            return
-        try:
-            run = self._records.runs.get(run_id)
-            data = {"token": token}
-            raw = {"token": token, "chunk": chunk, "kwargs": kwargs}
-            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    def on_llm_end(
-        self,
-        response: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        event_type = EventType.LLM_END
-        try:
-            run = self._records.runs.pop(run_id)
-            if not self._wants(event_type):
-                return
-            facts = llm_end_facts(response)
-            data = {
-                "text": facts.text,
-                "texts": facts.texts,
-                "finish_reason": facts.finish_reason,
-                "usage": facts.usage.as_dict(),
-                "model": facts.model,
-                "llm_output": getattr(response, "llm_output", None),
-            }
-            raw = {"response": response, "kwargs": kwargs}
-            body = self._records.build(
-                event_type,
-                run_id,
-                parent_run_id,
-                tags,
-                data,
-                raw,
-                run=run,
-                ending=True,
-                usage=facts.usage,
-                model=facts.model,
-            )
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    def on_llm_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._error(EventType.LLM_ERROR, error, run_id, parent_run_id, tags, kwargs)
-
-    def _error(
-        self,
-        event_type: EventType,
-        error: BaseException,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        try:
-            run = self._records.runs.pop(run_id)
-            if not self._wants(event_type):
-                return
-            # Formatting a traceback is the costly part: do it once for data and raw.
-            described = self._records.fragment(describe_exception(error))
-            data = {"error": described}
-            raw = {"error": described, "kwargs": kwargs}
-            body = self._records.build(
-                event_type,
-                run_id,
-                parent_run_id,
-                tags,
-                data,
-                raw,
-                run=run,
-                ending=True,
-                error_type=error_type_of(error),
-            )
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    # ------------------------------------------------------------------ chains, tools, retrievers
-    def _start(
-        self,
-        event_type: EventType,
-        run_type: str,
-        serialized: dict[str, Any] | None,
-        data: dict[str, Any],
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        metadata: dict[str, Any] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        try:
-            name = name_of(serialized, kwargs)
-            run = self._records.start(run_id, metadata, run_type, name)
-            if not self._wants(event_type):
-                return
-            raw: dict[str, Any] = {k: self._records.fragment(v) for k, v in data.items()}
-            data = {**raw, "name": name}
-            raw["kwargs"] = kwargs
-            body = self._records.build(
-                event_type, run_id, parent_run_id, tags, data, raw, run=run, serialized=serialized
-            )
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    def _end(
-        self,
-        event_type: EventType,
-        data: dict[str, Any],
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        try:
-            run = self._records.runs.pop(run_id)
-            if not self._wants(event_type):
-                return
-            data = {k: self._records.fragment(v) for k, v in data.items()}
-            raw = {**data, "kwargs": kwargs}
-            body = self._records.build(
-                event_type, run_id, parent_run_id, tags, data, raw, run=run, ending=True
-            )
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    def on_chain_start(
-        self,
-        serialized: dict[str, Any] | None,
-        inputs: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        run_type = kwargs.get("run_type") or "chain"
-        self._start(
-            EventType.CHAIN_START,
-            run_type,
-            serialized,
-            {"inputs": inputs},
-            run_id,
-            parent_run_id,
-            tags,
-            metadata,
-            kwargs,
-        )
-
-    def on_chain_end(
-        self,
-        outputs: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(EventType.CHAIN_END, {"outputs": outputs}, run_id, parent_run_id, tags, kwargs)
-
-    def on_chain_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._error(EventType.CHAIN_ERROR, error, run_id, parent_run_id, tags, kwargs)
-
-    def on_tool_start(
-        self,
-        serialized: dict[str, Any] | None,
-        input_str: str,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        inputs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        data = {
-            "input_str": input_str,
-            "inputs": inputs,
-            "tool_call_id": kwargs.get("tool_call_id"),
-        }
-        self._start(
-            EventType.TOOL_START,
-            "tool",
-            serialized,
-            data,
-            run_id,
-            parent_run_id,
-            tags,
-            metadata,
-            kwargs,
-        )
-
-    def on_tool_end(
-        self,
-        output: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(EventType.TOOL_END, {"output": output}, run_id, parent_run_id, tags, kwargs)
-
-    def on_tool_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._error(EventType.TOOL_ERROR, error, run_id, parent_run_id, tags, kwargs)
-
-    def on_retriever_start(
-        self,
-        serialized: dict[str, Any] | None,
-        query: str,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._start(
-            EventType.RETRIEVER_START,
-            "retriever",
-            serialized,
-            {"query": query},
-            run_id,
-            parent_run_id,
-            tags,
-            metadata,
-            kwargs,
-        )
-
-    def on_retriever_end(
-        self,
-        documents: Sequence[Any],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            EventType.RETRIEVER_END, {"documents": documents}, run_id, parent_run_id, tags, kwargs
-        )
-
-    def on_retriever_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._error(EventType.RETRIEVER_ERROR, error, run_id, parent_run_id, tags, kwargs)
-
-    # ------------------------------------------------------------------ point events
-    def _point(
-        self,
-        event_type: EventType,
-        data: dict[str, Any],
-        run_id: UUID | None,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        kwargs: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        if not self._wants(event_type):
-            return
-        try:
-            run = self._records.runs.get(run_id) if run_id is not None else None
-            raw = {**data, "kwargs": kwargs}
-            if metadata is not None:
-                raw["metadata"] = metadata
-            body = self._records.build(event_type, run_id, parent_run_id, tags, data, raw, run=run)
-            self._emit(event_type, body)
-        except Exception as exc:
-            self._failed(event_type, exc)
-
-    def on_agent_action(
-        self,
-        action: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        data = {
-            "tool": getattr(action, "tool", None),
-            "tool_input": getattr(action, "tool_input", None),
-            "log": getattr(action, "log", None),
-            "action": action,
-        }
-        self._point(EventType.AGENT_ACTION, data, run_id, parent_run_id, tags, kwargs)
-
-    def on_agent_finish(
-        self,
-        finish: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        data = {
-            "return_values": getattr(finish, "return_values", None),
-            "log": getattr(finish, "log", None),
-            "finish": finish,
-        }
-        self._point(EventType.AGENT_FINISH, data, run_id, parent_run_id, tags, kwargs)
-
-    def on_retry(
-        self,
-        retry_state: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
-    ) -> None:
-        outcome = getattr(retry_state, "outcome", None)
-        error = outcome.exception() if outcome is not None and outcome.failed else None
-        data = {
-            "attempt_number": getattr(retry_state, "attempt_number", None),
-            "idle_for_s": getattr(retry_state, "idle_for", None),
-            "error": describe_exception(error) if error is not None else None,
-        }
-        tags = kwargs.pop("tags", None)
-        self._point(EventType.RETRY, data, run_id, parent_run_id, tags, kwargs)
-
-    def on_text(
-        self,
-        text: str,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._point(EventType.TEXT, {"text": text}, run_id, parent_run_id, tags, kwargs)
-
-    def on_custom_event(
-        self,
-        name: str,
-        data: Any,
-        *,
-        run_id: UUID,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        payload = {"name": name, "data": data}
-        self._point(EventType.CUSTOM_EVENT, payload, run_id, None, tags, kwargs, metadata)
 
     # ------------------------------------------------------------------ own events
     def log_event(
@@ -692,7 +180,7 @@ class ParquetLogger(BaseCallbackHandler):
         tags: list[str] | None = None,
     ) -> bool:
         """Log an event of your own (e.g. `background_retrieval_complete`) as one row, in the
-        standard payload envelope. Never raises for a bad payload (jsonsafe's fallbacks).
+        standard payload envelope. Never raises for a bad payload (safe_json's fallbacks).
 
         Args:
             event_type: letters, digits and `_` (it may become a partition folder).
@@ -714,17 +202,8 @@ class ParquetLogger(BaseCallbackHandler):
         all_tags = list(tags or [])
         if custom_id is not None:
             all_tags.insert(0, f"{CUSTOM_ID_PREFIX}{custom_id}")
-        # No callback arguments to keep: `raw` stays empty rather than repeat `data`.
-        body = self._records.build(
-            event_type,
-            run_id,
-            parent_run_id,
-            all_tags,
-            dict(data),
-            {},
-            run=self._records.runs.get(run_id) if run_id is not None else None,
-        )
-        return self._emit(event_type, body)
+        event = CallbackEvent(event_type, run_id, parent_run_id, all_tags, dict(data), {})
+        return self._emit(event_type, self._records.build(event, self._content.own(event)))
 
     # ------------------------------------------------------------------ control
     def flush(self, timeout: float = 30.0) -> None:

@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# dict first: isinstance tries it before the (slower) abstract Mapping check.
+_MAPPING = (dict, Mapping)
+
 
 class Usage:
     """Token counts of one LLM result, summed over every generation."""
@@ -21,14 +24,10 @@ class Usage:
         self.total_tokens: int | None = None
 
     def add(self, inp: Any, out: Any, total: Any) -> None:
-        for attr, value in (
-            ("input_tokens", inp),
-            ("output_tokens", out),
-            ("total_tokens", total),
-        ):
-            if isinstance(value, int) and not isinstance(value, bool):
-                current = getattr(self, attr)
-                setattr(self, attr, value if current is None else current + value)
+        """Add one generation's counts; a count that is not an int is left out."""
+        self.input_tokens = _plus(self.input_tokens, inp)
+        self.output_tokens = _plus(self.output_tokens, out)
+        self.total_tokens = _plus(self.total_tokens, total)
 
     def as_dict(self) -> dict[str, int | None]:
         return {
@@ -38,12 +37,18 @@ class Usage:
         }
 
 
+def _plus(current: int | None, value: Any) -> int | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return current
+    return value if current is None else current + value
+
+
 def name_of(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str | None:
     """`name` kwarg, else serialized["name"], else the last part of serialized["id"]."""
     name = kwargs.get("name")
     if isinstance(name, str) and name:
         return name
-    if isinstance(serialized, Mapping):  # None for the root of every LCEL chain
+    if isinstance(serialized, _MAPPING):  # None for the root of every LCEL chain
         name = serialized.get("name")
         if isinstance(name, str) and name:
             return name
@@ -61,7 +66,7 @@ def start_model_facts(
     params: Mapping[str, Any], metadata: Mapping[str, Any] | None
 ) -> tuple[str | None, str | None, str | None]:
     """(model, provider, llm_type) of a model start. llm_type is invocation_params["_type"]."""
-    meta = metadata if isinstance(metadata, Mapping) else {}
+    meta = metadata if isinstance(metadata, _MAPPING) else {}
     model = (
         _text(params.get("model"))
         or _text(params.get("model_name"))
@@ -113,18 +118,18 @@ def _read_llm_result(response: Any) -> EndFacts:
                     response_metadata.get("model_name") or response_metadata.get("model")
                 )
             usage = getattr(message, "usage_metadata", None)
-            if isinstance(usage, Mapping):
+            if isinstance(usage, _MAPPING):
                 found_usage = True
                 facts.usage.add(
                     usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
                 )
     facts.text = facts.texts[0] if facts.texts else None
     llm_output = getattr(response, "llm_output", None)
-    if isinstance(llm_output, Mapping):
+    if isinstance(llm_output, _MAPPING):
         if facts.model is None:
             facts.model = _text(llm_output.get("model_name") or llm_output.get("model"))
         token_usage = llm_output.get("token_usage") or llm_output.get("usage")
-        if not found_usage and isinstance(token_usage, Mapping):
+        if not found_usage and isinstance(token_usage, _MAPPING):
             facts.usage.add(
                 token_usage.get("prompt_tokens", token_usage.get("input_tokens")),
                 token_usage.get("completion_tokens", token_usage.get("output_tokens")),

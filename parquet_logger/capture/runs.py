@@ -24,14 +24,15 @@ class RunTable:
     """run_id -> RunStart, oldest evicted beyond `max_runs` (runs that never end must not leak).
 
     Callbacks arrive from many threads at once; single dict operations are atomic under the
-    GIL, and the eviction tolerates a concurrent change instead of taking a lock.
+    GIL, and the eviction tolerates a concurrent change instead of taking a lock. LangChain
+    always passes a run id; an event the user logs may have none, which no run has.
     """
 
     def __init__(self, max_runs: int) -> None:
         self._max_runs = max_runs
-        self._runs: dict[UUID, RunStart] = {}
+        self._runs: dict[UUID | None, RunStart] = {}
 
-    def remember(self, run_id: UUID, start: RunStart) -> None:
+    def remember(self, run_id: UUID | None, start: RunStart) -> None:
         runs = self._runs
         runs[run_id] = start
         if len(runs) > self._max_runs:
@@ -39,14 +40,8 @@ class RunTable:
             with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del runs[next(iter(runs))]
 
-    def pop(self, run_id: UUID) -> RunStart | None:
+    def pop(self, run_id: UUID | None) -> RunStart | None:
         return self._runs.pop(run_id, None)
 
-    def get(self, run_id: UUID) -> RunStart | None:
+    def get(self, run_id: UUID | None) -> RunStart | None:
         return self._runs.get(run_id)
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-    def clear(self) -> None:
-        self._runs.clear()

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from parquet_logger.capture.events import EventType, parse_event_types
-from parquet_logger.encode.redaction import redact_tree
+from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport.writer_config import MIB, WRITER_DEFAULTS, WriterSettings
 from parquet_logger.validation import require_bool, require_choice, require_int, require_seconds
@@ -87,7 +87,6 @@ class LoggerSettings:
         object.__setattr__(self, "writer", writer)
         object.__setattr__(self, "partition_keys", parse_partition_on(self.partition_on))
         object.__setattr__(self, "enabled", parse_event_types(self.event_types))
-        object.__setattr__(self, "logger_metadata_json", _metadata_json(self.logger_metadata))
         require_seconds("atexit_timeout_s", self.atexit_timeout_s)
         require_seconds("queue_full_timeout_s", self.queue_full_timeout_s, allow_zero=True)
         for name in ("max_event_bytes", "max_tracked_runs"):
@@ -99,6 +98,8 @@ class LoggerSettings:
                 f"max_event_bytes must be between 4096 and ring_size_bytes / 4 "
                 f"({self.ring_size_bytes // 4}), got {self.max_event_bytes}"
             )
+        metadata_json = _metadata_json(self.logger_metadata, self.max_event_bytes)
+        object.__setattr__(self, "logger_metadata_json", metadata_json)
 
     @property
     def queue_wait_s(self) -> float:
@@ -106,7 +107,12 @@ class LoggerSettings:
         return self.queue_full_timeout_s if self.on_queue_full == "block" else 0.0
 
 
-def _metadata_json(metadata: object) -> str:
+def _metadata_json(metadata: object, max_bytes: int) -> str:
+    """`logger_metadata` as JSON with secrets redacted, bounded like a payload.
+
+    Raises:
+        TypeError: not a dict of values JSON can hold.
+    """
     if metadata is None:
         return "{}"
     if not isinstance(metadata, Mapping):
@@ -117,7 +123,8 @@ def _metadata_json(metadata: object) -> str:
         encoded = orjson.dumps(dict(metadata), option=orjson.OPT_NON_STR_KEYS)
     except TypeError as exc:
         raise TypeError(f"logger_metadata must be JSON-serializable: {exc}") from None
-    return orjson.dumps(redact_tree(orjson.loads(encoded))).decode()
+    # Parsed back first, so that keys are judged as the strings they became (an Enum key).
+    return safe_json(orjson.loads(encoded), max_bytes)[0].decode()
 
 
 def s3_settings(

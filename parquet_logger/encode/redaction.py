@@ -1,9 +1,13 @@
-"""Replace secret values in event JSON with "***" before anything reaches disk.
+"""Replace secret values with "***" before anything reaches disk: the one redaction.
 
 A value is secret when its key looks like a credential (`is_secret_key`) or when it is
 LangChain's serialized SecretStr marker (`{"lc": 1, "type": "secret", "id": [...]}`). Only keys
 are judged: a prompt that mentions "password" is data, not a secret. Secrets inside strings
 (JSON text in a tool argument, an exception message) are out of reach.
+
+`scrub` is the one tree walk; `redact_json` applies it to JSON bytes that were encoded without
+it, and scans key by key the one form no tree can represent: the text of a JSON prefix kept by
+truncation (`{"$truncated_json_prefix": ...}`).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def redact_json(data: bytes) -> bytes:
     """Return JSON bytes with every secret value replaced by "***".
 
     Args:
-        data: compact JSON, as produced by `jsonsafe.dumps` (including its
+        data: compact JSON encoded without `scrub` (including the
             `{"$truncated_json_prefix": ...}` form, whose text is scanned key by key).
 
     Returns:
@@ -82,8 +86,8 @@ def redact_json(data: bytes) -> bytes:
             return data
     try:
         tree = orjson.loads(data)
-        redacted, changed = _redact_prefix(tree) if isinstance(tree, dict) else _redact(tree)
-        return orjson.dumps(redacted) if changed else data
+        redacted = _redact_prefix(tree) if _is_prefix(tree) else scrub(tree)
+        return data if redacted is tree else orjson.dumps(redacted)
     except Exception as exc:
         return orjson.dumps({"$redaction_error": type(exc).__name__})
 
@@ -98,8 +102,8 @@ def scrub(obj: Any) -> Any:
     """Return obj with secret values replaced, copying only the containers that change.
 
     The hot path's redaction: it looks at dict keys only, so its cost follows the number of
-    keys, not the length of the prompts. `jsonsafe` scrubs every dict it converts an object
-    into; callers scrub the plain containers they hand to `jsonsafe.dumps`. A dict whose keys
+    keys, not the length of the prompts. `safe_json` scrubs the plain containers it is given,
+    and `convert.default` every dict it converts an object into. A dict whose keys
     are all known to be safe and that holds no container is cleared without a Python loop
     (the subset and disjoint tests run in C): most dicts of an LLM event are like that.
     """
@@ -179,50 +183,15 @@ def _learn_key(key: str) -> bool:
 _CONTAINERS = frozenset({dict, list, tuple})
 
 
-def redact_tree(obj: object) -> object:
-    """Return a copy of a JSON-like tree with every secret value replaced by "***".
-
-    Args:
-        obj: dicts, lists, tuples and scalars, e.g. the user's `logger_metadata`.
-
-    Returns:
-        A new tree; the input is not modified.
-    """
-    return _redact(obj)[0]
+def _is_prefix(tree: object) -> bool:
+    """True for `{"$truncated_json_prefix": text}`, the form shrink gives a JSON prefix."""
+    return type(tree) is dict and len(tree) == 1 and type(tree.get(_PREFIX_KEY)) is str
 
 
-def _redact(obj: object) -> tuple[object, bool]:
-    """Copy obj with secrets replaced; the flag says whether anything was replaced."""
-    if isinstance(obj, dict):
-        if "lc" in obj and obj.get("type") == "secret":
-            return REDACTED, True
-        items: dict[object, object] = {}
-        changed = False
-        for key, value in obj.items():
-            if isinstance(key, str) and is_secret_key(key):
-                items[key], changed = REDACTED, True
-            else:
-                items[key], child_changed = _redact(value)
-                changed = changed or child_changed
-        return items, changed
-    if isinstance(obj, list | tuple):
-        elements: list[object] = []
-        changed = False
-        for value in obj:
-            element, child_changed = _redact(value)
-            elements.append(element)
-            changed = changed or child_changed
-        return (tuple(elements) if isinstance(obj, tuple) else elements), changed
-    return obj, False
-
-
-def _redact_prefix(tree: dict[str, object]) -> tuple[object, bool]:
-    """_redact, but `{"$truncated_json_prefix": text}` has its JSON text redacted key by key."""
-    text = tree.get(_PREFIX_KEY)
-    if len(tree) != 1 or not isinstance(text, str):
-        return _redact(tree)
-    redacted, changed = _redact_text(text)
-    return {_PREFIX_KEY: redacted}, changed
+def _redact_prefix(tree: dict[str, str]) -> dict[str, str]:
+    """The prefix form with its JSON text redacted key by key (`tree` itself if unchanged)."""
+    redacted, changed = _redact_text(tree[_PREFIX_KEY])
+    return {_PREFIX_KEY: redacted} if changed else tree
 
 
 def _redact_text(text: str) -> tuple[str, bool]:

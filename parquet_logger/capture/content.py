@@ -1,0 +1,246 @@
+"""What each callback's row says: the curated `data`, the callback's arguments as `raw`, and
+the facts for the typed columns; one method per family of callbacks (model starts, LLM ends,
+errors, chain/tool/retriever starts and ends, point events).
+
+An object that appears in both `data` and `raw` is encoded once, as a JSON fragment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from parquet_logger.capture.event import CallbackEvent, Content
+from parquet_logger.capture.events import EventType
+from parquet_logger.capture.llm_facts import (
+    error_type_of,
+    llm_end_facts,
+    name_of,
+    start_model_facts,
+)
+from parquet_logger.capture.runs import RunStart, RunTable
+from parquet_logger.capture.settings import LoggerSettings
+from parquet_logger.encode.convert import describe_exception
+from parquet_logger.encode.safe_json import safe_json
+
+_RUN_TYPES: dict[EventType | str, str] = {
+    EventType.LLM_START: "llm",
+    EventType.CHAT_MODEL_START: "chat_model",
+    EventType.CHAIN_START: "chain",
+    EventType.TOOL_START: "tool",
+    EventType.RETRIEVER_START: "retriever",
+}
+_MAX_CACHED_SERIALIZED = 256
+_Family = Callable[[CallbackEvent], Content | None]
+
+
+class ContentBuilder:
+    """Turns callbacks into row content for one logger, and remembers runs between their
+    start and end events."""
+
+    def __init__(self, settings: LoggerSettings) -> None:
+        self.runs = RunTable(settings.max_tracked_runs)
+        self._enabled = settings.enabled
+        self._fragment_bytes = settings.max_event_bytes // 2
+        self._serialized_bytes = settings.max_event_bytes // 4
+        # id(serialized) -> (the object, its redacted JSON). LangChain hands every call of a
+        # model the same cached `serialized` dict (a cached_property of the model), which
+        # often holds a secret marker: redacting it once per model, not per event, keeps the
+        # hot path off redaction's slow path. The entry keeps the object alive, so its id
+        # cannot be reused by another object while cached.
+        self._serialized_json: dict[int, tuple[object, orjson.Fragment]] = {}
+        e = EventType
+        families: tuple[tuple[_Family, tuple[EventType, ...]], ...] = (
+            (self._model_start, (e.LLM_START, e.CHAT_MODEL_START)),
+            (self._token, (e.LLM_NEW_TOKEN,)),
+            (self._llm_end, (e.LLM_END,)),
+            (self._run_start, (e.CHAIN_START, e.TOOL_START, e.RETRIEVER_START)),
+            (self._run_end, (e.CHAIN_END, e.TOOL_END, e.RETRIEVER_END)),
+            (self._error, (e.LLM_ERROR, e.CHAIN_ERROR, e.TOOL_ERROR, e.RETRIEVER_ERROR)),
+            (self._point, (e.AGENT_ACTION, e.AGENT_FINISH, e.RETRY, e.TEXT, e.CUSTOM_EVENT)),
+        )
+        self._family: dict[EventType | str, _Family] = {
+            kind: family for family, kinds in families for kind in kinds
+        }
+
+    def of(self, event: CallbackEvent) -> Content | None:
+        """The content of a callback's row, or None when its event type is not recorded (a
+        start event is still remembered, for its end event's latency and metadata)."""
+        return self._family[event.event_type](event)
+
+    def own(self, event: CallbackEvent) -> Content:
+        """The content of an event the user logs (`log_event`): its data, no callback."""
+        # No callback arguments to keep: `raw` stays empty rather than repeat `data`.
+        return Content(event.inputs, {}, self.runs.get(event.run_id))
+
+    def _fragment(self, obj: Any) -> orjson.Fragment:
+        """`obj` encoded once, to appear in both `data` and `raw` without a second dump."""
+        return orjson.Fragment(safe_json(obj, self._fragment_bytes)[0])
+
+    def _fragments(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Each of a callback's arguments encoded once (`_fragment`), under its name."""
+        # zip/map rather than a comprehension: no extra frame on the hot path.
+        return dict(zip(inputs, map(self._fragment, inputs.values()), strict=True))
+
+    # ------------------------------------------------------------------ starts
+    def _model_start(self, event: CallbackEvent) -> Content | None:
+        kwargs = event.kwargs
+        params = kwargs.get("invocation_params") or {}
+        model, provider, llm_type = start_model_facts(params, event.metadata)
+        name = name_of(event.serialized, kwargs)
+        run = self._remember(event, _RUN_TYPES[event.event_type], name, model, provider)
+        if event.event_type not in self._enabled:
+            return None
+        inputs = self._fragments(event.inputs)
+        shared_params = self._fragment(params)
+        data = {
+            **inputs,
+            "llm_type": llm_type,
+            "model": model,
+            "provider": provider,
+            "name": name,
+            "invocation_params": shared_params,
+        }
+        raw_kwargs = dict(kwargs)
+        if "invocation_params" in raw_kwargs:
+            raw_kwargs["invocation_params"] = shared_params
+        raw = {"serialized": self._serialized(event.serialized), **inputs, "kwargs": raw_kwargs}
+        return Content(data, raw, run)
+
+    def _run_start(self, event: CallbackEvent) -> Content | None:
+        kind, kwargs = event.event_type, event.kwargs
+        name = name_of(event.serialized, kwargs)
+        run_type = _RUN_TYPES[kind]
+        if kind == EventType.CHAIN_START:  # a prompt, a parser, a lambda... say which
+            run_type = kwargs.get("run_type") or run_type
+        run = self._remember(event, run_type, name)
+        if kind not in self._enabled:
+            return None
+        inputs = self._fragments(event.inputs)
+        raw = {"serialized": self._serialized(event.serialized), **inputs, "kwargs": kwargs}
+        return Content({**inputs, "name": name}, raw, run)
+
+    def _remember(
+        self,
+        event: CallbackEvent,
+        run_type: str,
+        name: str | None,
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> RunStart:
+        """Remember a run's start for its end event."""
+        metadata = event.metadata
+        # Encoded (and redacted) once: the start and the end event both carry it.
+        shared = None if metadata is None else self._fragment(metadata)
+        start = RunStart(time.time_ns(), shared, run_type, name, model, provider)
+        self.runs.remember(event.run_id, start)
+        return start
+
+    def _serialized(self, serialized: dict[str, Any] | None) -> orjson.Fragment:
+        """`serialized` as a JSON fragment, encoded once per object (see __init__)."""
+        hit = self._serialized_json.get(id(serialized))
+        if hit is not None and hit[0] is serialized:
+            return hit[1]
+        encoded = orjson.Fragment(safe_json(serialized, self._serialized_bytes)[0])
+        if len(self._serialized_json) >= _MAX_CACHED_SERIALIZED:
+            self._serialized_json.clear()
+        self._serialized_json[id(serialized)] = (serialized, encoded)
+        return encoded
+
+    # ------------------------------------------------------------------ ends
+    def _llm_end(self, event: CallbackEvent) -> Content | None:
+        run = self.runs.pop(event.run_id)
+        if event.event_type not in self._enabled:
+            return None
+        response = event.inputs["response"]
+        facts = llm_end_facts(response)
+        data = {
+            "text": facts.text,
+            "texts": facts.texts,
+            "finish_reason": facts.finish_reason,
+            "usage": facts.usage.as_dict(),
+            "model": facts.model,
+            "llm_output": getattr(response, "llm_output", None),
+        }
+        raw = {**event.inputs, "kwargs": event.kwargs}
+        return Content(data, raw, run, True, facts.usage, facts.model)
+
+    def _run_end(self, event: CallbackEvent) -> Content | None:
+        run = self.runs.pop(event.run_id)
+        if event.event_type not in self._enabled:
+            return None
+        data = self._fragments(event.inputs)
+        return Content(data, {**data, "kwargs": event.kwargs}, run, ending=True)
+
+    def _error(self, event: CallbackEvent) -> Content | None:
+        run = self.runs.pop(event.run_id)
+        if event.event_type not in self._enabled:
+            return None
+        error = event.inputs["error"]
+        # Formatting a traceback is the costly part: do it once for data and raw.
+        described = self._fragment(describe_exception(error))
+        raw = {"error": described, "kwargs": event.kwargs}
+        return Content({"error": described}, raw, run, ending=True, error_type=error_type_of(error))
+
+    # ------------------------------------------------------------------ within a run
+    def _token(self, event: CallbackEvent) -> Content | None:
+        if event.event_type not in self._enabled:
+            return None
+        run = self.runs.get(event.run_id)
+        raw = {**event.inputs, "kwargs": event.kwargs}
+        return Content({"token": event.inputs["token"]}, raw, run)
+
+    def _point(self, event: CallbackEvent) -> Content | None:
+        """Agent actions and finishes, retries, text and custom events."""
+        if event.event_type not in self._enabled:
+            return None
+        run = self.runs.get(event.run_id)
+        curate = _POINT_DATA.get(event.event_type)
+        data = event.inputs if curate is None else curate(event.inputs)
+        raw = {**data, "kwargs": event.kwargs}
+        if event.metadata is not None:
+            raw["metadata"] = event.metadata
+        return Content(data, raw, run)
+
+
+def _agent_action(inputs: dict[str, Any]) -> dict[str, Any]:
+    action = inputs["action"]
+    return {
+        "tool": getattr(action, "tool", None),
+        "tool_input": getattr(action, "tool_input", None),
+        "log": getattr(action, "log", None),
+        "action": action,
+    }
+
+
+def _agent_finish(inputs: dict[str, Any]) -> dict[str, Any]:
+    finish = inputs["finish"]
+    return {
+        "return_values": getattr(finish, "return_values", None),
+        "log": getattr(finish, "log", None),
+        "finish": finish,
+    }
+
+
+def _retry(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The attempt, the wait so far and the error of a tenacity RetryCallState (these, not
+    the state object, are also what `raw` keeps)."""
+    state = inputs["retry_state"]
+    outcome = getattr(state, "outcome", None)
+    error = outcome.exception() if outcome is not None and outcome.failed else None
+    return {
+        "attempt_number": getattr(state, "attempt_number", None),
+        "idle_for_s": getattr(state, "idle_for", None),
+        "error": describe_exception(error) if error is not None else None,
+    }
+
+
+# Point events whose `data` is read out of their arguments; the others' is the arguments.
+_POINT_DATA: dict[EventType | str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    EventType.AGENT_ACTION: _agent_action,
+    EventType.AGENT_FINISH: _agent_finish,
+    EventType.RETRY: _retry,
+}
