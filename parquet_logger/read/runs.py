@@ -15,31 +15,16 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from parquet_logger.columns import COLUMN_NAMES
 from parquet_logger.read.cost import PriceSource, PriceTable, cost_sql, price_table
 from parquet_logger.read.frames import to_pandas
 from parquet_logger.read.scan import Filters, TimeLike, scan
 from parquet_logger.read.source import Source, SourceLike, open_source
 from parquet_logger.read.sql import connect
 
-# The columns every log has (schema version 1).
-BASE_COLUMNS = (
-    "timestamp",
-    "run_id",
-    "parent_run_id",
-    "custom_id",
-    "event_type",
-    "payload",
-    "run_type",
-    "name",
-    "model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "latency_ms",
-    "error_type",
-    "host",
-    "pid",
+# The columns of every log (schema version 1) that a run row needs.
+BASE_COLUMNS = tuple(
+    name for name in COLUMN_NAMES if name not in ("logger_metadata", "event_id", "schema_version")
 )
 # Typed columns a newer schema adds, each used instead of its derivation when present.
 TYPED_TOKEN_COLUMNS = (
