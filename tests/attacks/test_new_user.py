@@ -1,0 +1,75 @@
+"""What a new user meets first: a missing API key, a script without the `__main__` guard,
+the seed's column names, a flush with no writer (issue #12, items 12 to 15)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import openai
+import pandas as pd
+
+from parquet_logger import ParquetLogger
+from parquet_logger.retrieval.api import retrieve_background_responses
+from tests.fake_openai_responses import FakeResponsesServer
+from tests.support import read_rows
+
+REPO = Path(__file__).parents[2]
+
+
+def test_retrieve_without_an_api_key_says_so_in_one_line_with_its_own_exit_code(
+    log_dir: Path, tmp_path: Path
+) -> None:
+    """No OPENAI_API_KEY: one line naming it and exit code 5 (not 1, "some did not
+    complete"); --help names the environment variables, the defaults and exit code 5."""
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"response_id": ["resp_1"]}).to_csv(source, index=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    script = [sys.executable, "-m", "parquet_logger.retrieval.cli"]
+    cmd = [*script, "--dir", str(log_dir), "--input", str(source), "--no-progress"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 5, run.stderr
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert "OPENAI_API_KEY is not set" in run.stderr
+    assert "Traceback" not in run.stderr
+    help_text = subprocess.run(
+        [*script, "--help"], env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "(default: 50)", "(default: 5.0)"):
+        assert name in help_text
+    assert "5  no OpenAI client" in help_text
+
+
+def test_a_retrieval_frame_with_the_seeds_logger_custom_id_column_keeps_its_custom_ids(
+    make_logger: Callable[..., ParquetLogger], log_dir: Path
+) -> None:
+    """The seed's `logger_custom_id` column is taken as the custom-id column: the events
+    carry those ids, and no warning says the custom ids are left empty."""
+    server = FakeResponsesServer().start()
+    try:
+        server.add("resp_a", "queued", "completed")
+        frame = pd.DataFrame({"response_id": ["resp_a"], "logger_custom_id": ["row-7"]})
+        logger = make_logger()
+
+        async def retrieve() -> pd.DataFrame | None:
+            async with openai.AsyncOpenAI(api_key="test", base_url=server.base_url) as client:
+                return await retrieve_background_responses(
+                    frame, client, logger, poll_interval_s=0.02, show_progress=False
+                )
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            results = asyncio.run(retrieve())
+    finally:
+        server.stop()
+    assert results is not None
+    assert results["custom_id"].tolist() == ["row-7"]
+    logger.flush()
+    rows = read_rows(log_dir)
+    assert len(rows) == 3
+    assert set(rows["custom_id"]) == {"row-7"}
