@@ -13,10 +13,12 @@ from pathlib import Path
 
 import openai
 import pandas as pd
+import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.retrieval.api import retrieve_background_responses
 from tests.fake_openai_responses import FakeResponsesServer
+from tests.scenarios.producers import log_llm_start
 from tests.support import read_rows
 
 REPO = Path(__file__).parents[2]
@@ -73,3 +75,23 @@ def test_a_retrieval_frame_with_the_seeds_logger_custom_id_column_keeps_its_cust
     rows = read_rows(log_dir)
     assert len(rows) == 3
     assert set(rows["custom_id"]) == {"row-7"}
+
+
+def test_flush_timeout_without_a_writer_says_what_to_run_not_a_missing_log(
+    log_dir: Path,
+) -> None:
+    """start_writer=False and no writer: the TimeoutError names the command that writes the
+    events (which then does), not a writer.log that was never created."""
+    logger = ParquetLogger(log_dir=log_dir, start_writer=False)
+    log_llm_start(logger, "stranded")
+    with pytest.raises(TimeoutError) as raised:
+        logger.flush(timeout=0.5)
+    message = str(raised.value)
+    assert "writer.log" not in message
+    command = f"parquet-logger-daemon run --dir {log_dir} --exit-when-idle"
+    assert command in message
+    with pytest.raises(TimeoutError):  # close() flushes too, and says the same
+        logger.close(timeout=0.5)
+    daemon = [sys.executable, "-m", "parquet_logger_daemon", *command.split()[1:]]
+    subprocess.run(daemon, check=True, timeout=60, capture_output=True)
+    assert read_rows(log_dir)["custom_id"].tolist() == ["stranded"]
