@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,40 @@ def test_flush_timeout_without_a_writer_says_what_to_run_not_a_missing_log(
     daemon = [sys.executable, "-m", "parquet_logger_daemon", *command.split()[1:]]
     subprocess.run(daemon, check=True, timeout=60, capture_output=True)
     assert read_rows(log_dir)["custom_id"].tolist() == ["stranded"]
+
+
+UNGUARDED_SCRIPT = """
+import asyncio
+import pandas as pd
+from langchain_core.language_models import FakeListChatModel
+from parquet_logger import batch_run
+
+df = pd.DataFrame({"prompt": [f"q{i}" for i in range(20)]})
+llm = FakeListChatModel(responses=["a"])
+results = asyncio.run(batch_run(df, llm, processes=2, show_progress=False, mp_context=%r))
+print("returned normally:", [type(r).__name__ for r in results])
+"""
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_batch_run_in_a_script_without_the_main_guard_fails_at_once_with_the_fix(
+    tmp_path: Path, start_method: str
+) -> None:
+    """processes=2 in a script with no `if __name__ == "__main__":`: the job raises
+    UnguardedMainError naming the guard within seconds, instead of returning every row as
+    a WorkerCrashedError."""
+    script = tmp_path / "job.py"
+    script.write_text(UNGUARDED_SCRIPT % start_method)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1"}
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    elapsed = time.monotonic() - started
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "returned normally" not in run.stdout
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("parquet_logger.errors.UnguardedMainError:"), run.stderr
+    assert 'if __name__ == "__main__":' in last_line
+    assert str(script) in last_line
+    assert elapsed < 15, elapsed
