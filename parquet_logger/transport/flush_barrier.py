@@ -82,7 +82,7 @@ class FlushBarrier:
         # No writer was ever started here (start_writer=False, or it could not be spawned):
         # there is no log to read, the fix is to run one.
         return (
-            "no writer is running and none was started for this directory; write the "
+            "no writer is running for this directory and none wrote a log here; write the "
             f"pending events with: parquet-logger-daemon run --dir {self.state.log_dir} "
             "--exit-when-idle (parquet-logger-daemon status shows the ring)"
         )
