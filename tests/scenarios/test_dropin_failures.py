@@ -83,3 +83,56 @@ def test_a_writer_without_boto3_still_writes_local_files_and_keeps_them_spooled(
         return json.loads(state.status.read_text()).get("upload_failures", 0) >= 1
 
     wait_for(failures_counted, 15, "the status to count the failed upload")
+
+
+DELETED_WHILE_ATTACHED = """
+import os, tempfile, time
+from parquet_logger import ParquetLogger
+from parquet_logger.transport.statedir import StateDir
+from tests.scenarios.producers import log_llm_start
+from tests.support import wait_for, writer_pid
+
+with tempfile.TemporaryDirectory() as d:
+    logger = ParquetLogger(d)
+    log_llm_start(logger, "before-the-delete")
+    logger.flush()
+    ring, pid = StateDir.for_log_dir(d).shm_ring, writer_pid(d)
+    print("ring", ring, flush=True)
+    print("writer", pid, flush=True)
+# Left WITHOUT closing the logger: the directory is gone, the logger still attached.
+
+
+def writer_gone() -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (the reaper thread not run yet)
+        return stat.read().split(") ")[1].startswith("Z")
+
+
+wait_for(lambda: not ring.exists(), 10, "the ring to be removed")
+wait_for(writer_gone, 10, "the writer to exit")
+log_llm_start(logger, "after-the-delete")  # dropped and counted, never blocks
+print("dropped", logger.stats()["dropped_events"], flush=True)
+"""
+
+
+def test_a_log_directory_deleted_while_attached_leaves_no_ring_and_no_traceback() -> None:
+    """`with tempfile.TemporaryDirectory()` left without closing the logger: within seconds
+    the writer exits and the ring leaves /dev/shm; stderr has one warning, no traceback; a
+    later event is dropped at once (counted); the exit is quiet (nothing was lost)."""
+    run = run_python(DELETED_WHILE_ATTACHED, timeout=60, cwd=REPO)
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines())
+    ring = Path(lines["ring"])
+    try:
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "Traceback" not in run.stderr, run.stderr
+        assert run.stderr.count("was deleted while a logger was attached") == 1, run.stderr
+        # ... and the drop of the event logged after it says why, once (rate-limited).
+        assert run.stderr.count("log directory deleted, 1 event(s) dropped") == 1, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 2, run.stderr
+        assert lines["dropped"] == "1"
+        assert not ring.exists()
+    finally:
+        ring.unlink(missing_ok=True)
