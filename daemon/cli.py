@@ -22,6 +22,8 @@ EXIT_CODES_HELP = f"""exit codes of run:
   {RunExit.ALREADY_RUNNING}  another writer is already running for this directory
   {RunExit.FORCED}  forced exit by a second SIGTERM/SIGINT (nothing committed is lost;
      the next writer writes what the ring still holds)
+  {RunExit.LOG_DIR_GONE}  the log directory was deleted: the ring is removed (events not yet
+     written when it went are counted in the log as lost: there is nowhere to write them)
 signals: SIGTERM/SIGINT drain and exit, SIGHUP writes out everything buffered now."""
 
 CONTROL_EXIT_HELP = f"""exit codes:

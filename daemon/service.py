@@ -130,6 +130,9 @@ class WriterService:
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
+                if not self.state.root.is_dir():
+                    self._abandon_deleted_log_dir()
+                    return RunExit.LOG_DIR_GONE
                 if self.config.exit_when_idle and self._remove_ring_if_unused():
                     log.info("no producer left; ring removed, exiting")
                     return RunExit.OK
@@ -159,6 +162,28 @@ class WriterService:
                 self.ring.head - self.ring.committed,
             )
         self._remove_ring_if_unused()
+
+    def _abandon_deleted_log_dir(self) -> None:
+        """The log directory (with its state folder) was deleted, e.g. a test's
+        `tempfile.TemporaryDirectory()` left while its logger was attached: remove the ring,
+        whatever producers are left, so that its memory does not outlive the directory.
+
+        Events not yet written cannot be: their directory is gone, and writing them would
+        recreate it behind the back of whoever deleted it. They are counted in the log
+        (the status file went with the directory) and dropped with the ring.
+        """
+        lost_records = self.ring.pending_records()
+        if lost_records:
+            log.error(
+                "log directory %s was deleted with %d event(s) not yet written (%d bytes); "
+                "they are lost: there is nowhere to write them. Ring removed, exiting",
+                self.state.log_dir,
+                lost_records,
+                self.ring.head - self.ring.committed,
+            )
+        else:
+            log.info("log directory %s was deleted; ring removed, exiting", self.state.log_dir)
+        self.ring.unlink()
 
     # ------------------------------------------------------------------ idle exit
     def _remove_ring_if_unused(self) -> bool:

@@ -108,7 +108,11 @@ class Uploader:
         self.counters = UploadCounters()
         self._on_settled = on_settled
         self._on_failure = on_failure
-        self._client = client if client is not None else make_client(config)
+        # A client that cannot be built (boto3 missing, a bad setting) must not stop the
+        # writer: its Parquet files are still written and spooled, and each upload fails
+        # at once with this cause (counted, and raised by flush() in "error" mode) until a
+        # writer that can upload resumes the spool.
+        self._client, self.broken = (client, None) if client is not None else _client_for(config)
         self._queue: queue.Queue[tuple[int | None, list[SpoolEntry]] | None] = queue.Queue()
         self._failed: list[SpoolEntry] = []
         self._retry_failed_at = 0.0
@@ -155,7 +159,7 @@ class Uploader:
     def _retry_failed(self) -> None:
         # on_failure="continue": failed files stay in the spool and are tried again now and
         # then (and at the next start); "error" keeps them for the next start only.
-        if not self._failed or self.config.on_failure != "continue":
+        if not self._failed or self.config.on_failure != "continue" or self.broken:
             return
         if time.monotonic() < self._retry_failed_at:
             return
@@ -164,6 +168,9 @@ class Uploader:
             self._upload(entry)
 
     def _upload(self, entry: SpoolEntry) -> None:
+        if self.broken is not None:
+            self._fail(entry, self.broken)
+            return
         try:
             data = entry.path.read_bytes()
         except FileNotFoundError:
@@ -227,6 +234,21 @@ class Uploader:
             self._failed.append(entry)
             self._retry_failed_at = time.monotonic() + RETRY_FAILED_EVERY_S
         self._on_failure()
+
+
+def _client_for(config: S3Config) -> tuple[Any, str | None]:
+    """`make_client(config)`, or None and why the uploads cannot start (logged loudly)."""
+    try:
+        return make_client(config), None
+    except ImportError:
+        cause = (
+            'boto3 is not installed where the writer runs: pip install "parquet-logger[s3]"; '
+            "the files wait in the spool until a writer that can upload runs"
+        )
+    except Exception as exc:
+        cause = f"the S3 client could not be built: {type(exc).__name__}: {exc}"
+    log.error("uploads to s3://%s cannot start: %s", config.bucket, cause)
+    return None, cause
 
 
 def make_client(config: S3Config) -> Any:

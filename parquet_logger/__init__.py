@@ -20,6 +20,7 @@ from parquet_logger.errors import (
     RingError,
     RowTimeoutError,
     S3UploadError,
+    UnguardedMainError,
     WorkerCrashedError,
 )
 from parquet_logger.s3config import S3Config
@@ -59,6 +60,7 @@ __all__ = [
     "S3Config",
     "S3UploadError",
     "StorageConfig",
+    "UnguardedMainError",
     "WorkerCrashedError",
     "__version__",
     "batch_process",

@@ -8,6 +8,7 @@ ParquetLoggerError (Exception)
 ├── RingError               (RuntimeError) the ring could not be created or attached
 ├── RowTimeoutError         (TimeoutError) a batch row took longer than `row_timeout`
 ├── WorkerCrashedError      (RuntimeError) a batch worker process died before reporting
+├── UnguardedMainError      (RuntimeError) batch workers re-ran a script with no __main__ guard
 └── RetrievalAbortedError   background retrieval stopped by an error no response gets past
 
 Bad arguments are not in this tree: they raise the builtin `TypeError` (wrong type) or
@@ -43,6 +44,12 @@ class RowTimeoutError(ParquetLoggerError, TimeoutError):
 
 class WorkerCrashedError(ParquetLoggerError, RuntimeError):
     """A worker process died before reporting; every row of its shard fails with this."""
+
+
+class UnguardedMainError(ParquetLoggerError, RuntimeError):
+    """`batch_run(processes=N)` from a script whose work is not under
+    `if __name__ == "__main__":`: each spawned worker re-ran the script and started a batch
+    of its own instead of its rows."""
 
 
 class RetrievalAbortedError(ParquetLoggerError):

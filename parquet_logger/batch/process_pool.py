@@ -9,7 +9,9 @@ each with the in-process `run_all` machinery; one progress bar and the results i
 
 One writer per slot, so the counters need no lock; a slightly stale read only delays the bar.
 A worker whose pipe closes without its message has crashed: its rows fail with
-`WorkerCrashedError`, the other workers carry on.
+`WorkerCrashedError`, the other workers carry on. A worker that exits with
+`UNGUARDED_MAIN_EXIT` re-ran a script with no `__main__` guard: the whole job stops at once
+with `UnguardedMainError`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import pickle
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,17 +34,21 @@ import pandas as pd
 from parquet_logger.batch.options import BatchOptions
 from parquet_logger.batch.row_call import parquet_loggers
 from parquet_logger.batch.rows import RowSpec, run_all
-from parquet_logger.errors import WorkerCrashedError
+from parquet_logger.errors import UnguardedMainError, WorkerCrashedError
 from parquet_logger.progress import Progress
 
 log = logging.getLogger("parquet_logger.batch")
 
-__all__ = ["WorkerCrashedError", "run_in_processes", "shard_bounds"]
+__all__ = ["UnguardedMainError", "WorkerCrashedError", "run_in_processes", "shard_bounds"]
 
 DEFAULT_START_METHOD = "spawn"  # no inherited threads or locks; needs importable targets
 POLL_INTERVAL_S = 0.05  # how often the parent refreshes the bar and looks at its workers
 STOP_TIMEOUT_S = 30.0  # how long stopped workers get to cancel their rows and flush logs
 _STOP_CHECK_S = 0.1
+# The exit code of a worker that found itself re-running batch_run while importing the
+# parent's script (spawn and forkserver re-import __main__ before running the target).
+# Only the exit code reaches the parent: the worker's pipe is unpickled after that import.
+UNGUARDED_MAIN_EXIT = 87
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,20 @@ def shard_bounds(rows: int, processes: int) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------- in the worker
+def exit_if_importing_main() -> None:
+    """In a worker still importing the parent's `__main__` (a script without the
+    `if __name__ == "__main__":` guard), exit with `UNGUARDED_MAIN_EXIT` instead of starting
+    a batch of its own; multiprocessing's own RuntimeError would only say "crashed"."""
+    # multiprocessing sets `_inheriting` while a spawn/forkserver child imports __main__ and
+    # unpickles its target; it is never set once the target runs, nor in the parent.
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # os._exit, not sys.exit: a forkserver child turns any SystemExit into exit code 1.
+        # Nothing of this worker needs its exit handlers: it has not started its rows.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(UNGUARDED_MAIN_EXIT)
+
+
 def shard_main(shard: Shard, conn: Connection, counters: Any, stop: Any) -> None:
     """A worker process's target: run the shard, close its loggers, send one message."""
     try:
@@ -206,6 +228,8 @@ class Worker:
     def _crashed(self) -> tuple[str, Any]:
         self.process.join(1.0)
         s = self.shard
+        if self.process.exitcode == UNGUARDED_MAIN_EXIT:
+            return ("unguarded", _unguarded_main_error())
         return (
             "crashed",
             WorkerCrashedError(
@@ -235,7 +259,9 @@ async def run_in_processes(
         TypeError: `llm` (or a row's config) cannot be pickled.
         Exception: the first failed row's exception (or a `WorkerCrashedError`), when
             `return_exceptions=False`.
+        UnguardedMainError: the workers re-ran a script without the `__main__` guard.
     """
+    exit_if_importing_main()
     if llm_factory is None:
         _check_picklable(llm)
     ctx = _context(options.mp_context)
@@ -302,7 +328,7 @@ def _place(
         if results is not None:
             results[s.start : s.stop] = [payload] * (s.stop - s.start)
         return
-    if kind == "raised":
+    if kind in ("raised", "unguarded"):
         raise payload
     if results is not None and payload is not None:
         results[s.start : s.stop] = payload
@@ -323,6 +349,16 @@ def _reap(workers: list[Worker], timeout_s: float) -> None:
             worker.process.kill()
         worker.process.join()
         worker.conn.close()
+
+
+def _unguarded_main_error() -> UnguardedMainError:
+    script = getattr(sys.modules.get("__main__"), "__file__", None) or "your script"
+    return UnguardedMainError(
+        f"batch_run(processes=N): each worker process re-imports {script} before it runs its "
+        "rows (the spawn and forkserver start methods do), and that import ran batch_run "
+        'again. Put the script\'s work under `if __name__ == "__main__":` (e.g. '
+        '`if __name__ == "__main__": asyncio.run(main())`), or pass mp_context="fork"'
+    )
 
 
 def _context(mp_context: str | BaseContext | None) -> BaseContext:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ class LoggerSettings:
             s3=self.s3,
         )
         object.__setattr__(self, "writer", writer)
+        if self.s3 is not None:
+            _require_boto3()
         object.__setattr__(self, "partition_keys", parse_partition_on(self.partition_on))
         object.__setattr__(self, "enabled", parse_event_types(self.event_types))
         require_seconds("atexit_timeout_s", self.atexit_timeout_s)
@@ -105,6 +108,23 @@ class LoggerSettings:
     def queue_wait_s(self) -> float:
         """How long a put waits for room in a full ring before it counts a drop."""
         return self.queue_full_timeout_s if self.on_queue_full == "block" else 0.0
+
+
+def _require_boto3() -> None:
+    """Fail at construction, not in the writer later: the writer this logger starts runs
+    with this interpreter, so without boto3 here nothing would ever be uploaded.
+
+    Raises:
+        ImportError: boto3 cannot be imported (found, not imported: the hot path stays light).
+    """
+    try:
+        found = importlib.util.find_spec("boto3") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install
+        found = False
+    if not found:
+        raise ImportError(
+            'uploading to S3 (s3_bucket / s3_config) needs boto3: pip install "parquet-logger[s3]"'
+        )
 
 
 def _metadata_json(metadata: object, max_bytes: int) -> str:

@@ -71,8 +71,9 @@ async def retrieve_background_responses(
             builds an `AsyncOpenAI()` from the environment.
         logger: where events go; None with `log_dir`: a logger made for `log_dir` (closed at
             the end); None without: nothing is logged.
-        response_id_col, custom_id_col: column names (a missing custom-id column: a warning
-            and empty custom ids).
+        response_id_col, custom_id_col: column names (the default `custom_id` falls back to
+            the seed's `logger_custom_id`; a missing custom-id column: a warning and empty
+            custom ids).
         batch_size: the most requests in flight at once.
         max_retries: retries per request for 429 (honouring `retry-after`), 408, 5xx,
             timeouts and connection errors; never for other 4xx.

@@ -4,7 +4,8 @@ for cron-style jobs. The OpenAI client comes from the environment (`OPENAI_API_K
 
 Exit codes: 0 every response completed; 1 some did not (failed, cancelled, incomplete, error,
 timeout); 2 bad usage; 3 stopped by an authentication/permission/quota error; 4 stopped by
-SIGTERM/SIGINT (what finished is checkpointed: run again to resume).
+SIGTERM/SIGINT (what finished is checkpointed: run again to resume); 5 no OpenAI client could be
+built (no API key in the environment, or openai not installed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,8 +30,34 @@ EXIT_NOT_COMPLETED = 1
 EXIT_USAGE = 2
 EXIT_ABORTED = 3
 EXIT_INTERRUPTED = 4
+EXIT_NO_CLIENT = 5
+
+# What the OpenAI SDK reads from the environment when it builds its client (named in --help).
+_ENVIRONMENT = """environment:
+  OPENAI_API_KEY       the API key (required)
+  OPENAI_BASE_URL      the API's base URL (default https://api.openai.com/v1)
+  OPENAI_ORG_ID        the organization to bill (optional)
+  OPENAI_PROJECT_ID    the project to bill (optional)"""
+
+_EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  every response completed
+  {EXIT_NOT_COMPLETED}  some did not complete (failed, cancelled, incomplete, error, timeout)
+  {EXIT_USAGE}  bad usage
+  {EXIT_ABORTED}  stopped by an authentication/permission/quota error
+  {EXIT_INTERRUPTED}  interrupted by SIGTERM/SIGINT (finished work is checkpointed: rerun to resume)
+  {EXIT_NO_CLIENT}  no OpenAI client: OPENAI_API_KEY unset, or openai not installed"""
 
 _D = RetrievalOptions()  # the defaults, shared with retrieve_background_responses
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's line breaks and appends each option's default (if it has one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="parquet-logger-retrieve",
         description="Fetch OpenAI background responses until they finish and log each outcome "
         "once (background_retrieval_* events) into a parquet-logger directory.",
-        epilog="exit codes: 0 all completed, 1 some did not complete, 2 bad usage, "
-        "3 stopped by an auth/permission/quota error, 4 interrupted (rerun to resume)",
+        epilog=f"{_ENVIRONMENT}\n\n{_EXIT_CODES}",
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--dir", required=True, help="the log directory to write events into")
     p.add_argument(
@@ -49,34 +77,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--discover-from", help="a log directory or s3://bucket/prefix to discover")
     p.add_argument("--checkpoint", help="checkpoint journal (JSON lines), for resuming")
     p.add_argument("--output", help="write the results table here (.parquet or .csv)")
-    p.add_argument("--response-id-col", default=_D.response_id_col)
-    p.add_argument("--custom-id-col", default=_D.custom_id_col)
+    p.add_argument(
+        "--response-id-col", default=_D.response_id_col, help="the response-id column of --input"
+    )
+    p.add_argument(
+        "--custom-id-col",
+        default=_D.custom_id_col,
+        help="the custom-id column of --input (the seed's logger_custom_id is also accepted)",
+    )
     p.add_argument(
         "--batch-size",
         type=int,
         default=_D.batch_size,
-        help=f"requests in flight ({_D.batch_size})",
+        help="requests in flight",
     )
     p.add_argument(
         "--max-retries",
         type=int,
         default=_D.max_retries,
-        help=f"retries per request ({_D.max_retries})",
+        help="retries per request",
     )
-    p.add_argument(
-        "--timeout", type=float, default=_D.timeout, help=f"seconds per request ({_D.timeout:g})"
-    )
+    p.add_argument("--timeout", type=float, default=_D.timeout, help="seconds per request")
     p.add_argument(
         "--poll-interval-s",
         type=float,
         default=_D.poll_interval_s,
-        help=f"seconds between polls ({_D.poll_interval_s:g})",
+        help="seconds between polls",
     )
     p.add_argument(
         "--max-wait-s",
         type=float,
         default=_D.max_wait_s,
-        help=f"longest wait per response ({_D.max_wait_s:g})",
+        help="longest wait per response, in seconds",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -86,14 +118,52 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
+        options = _options(args)
         df = _read_input(args.input) if args.input else None
-        return asyncio.run(_main(args, df))
+        client = _client_from_environment()
+        return asyncio.run(_main(args, options, df, client))
+    except _NoClient as exc:
+        sys.stderr.write(f"parquet-logger-retrieve: {exc}\n")
+        return EXIT_NO_CLIENT
     except (ValueError, TypeError, FileNotFoundError) as exc:
         sys.stderr.write(f"parquet-logger-retrieve: {exc}\n")
         return EXIT_USAGE
 
 
-async def _main(args: argparse.Namespace, df: pd.DataFrame | None) -> int:
+class _NoClient(Exception):
+    """No OpenAI client could be built from the environment; the message says what to set."""
+
+
+def _client_from_environment() -> Any:
+    """An `openai.AsyncOpenAI()` from the environment, built before any work starts so that
+    a missing key is one line and its own exit code, not a traceback from the first request."""
+    try:
+        import openai
+    except ImportError:
+        raise _NoClient(
+            "the openai package is not installed: pip install 'parquet-logger[openai]'"
+        ) from None
+    try:
+        return openai.AsyncOpenAI()
+    except openai.OpenAIError as exc:
+        if not os.environ.get("OPENAI_API_KEY"):
+            raise _NoClient(
+                "OPENAI_API_KEY is not set: export it (and OPENAI_BASE_URL for another "
+                "endpoint), see --help"
+            ) from None
+        raise _NoClient(f"the OpenAI client could not be built: {exc}") from None
+
+
+async def _main(
+    args: argparse.Namespace, options: RetrievalOptions, df: pd.DataFrame | None, client: Any
+) -> int:
+    async with client:  # we built it, so we close it
+        return await _retrieve(args, options, df, client)
+
+
+async def _retrieve(
+    args: argparse.Namespace, options: RetrievalOptions, df: pd.DataFrame | None, client: Any
+) -> int:
     task = asyncio.current_task()
     assert task is not None
     signals: list[int] = []
@@ -111,7 +181,7 @@ async def _main(args: argparse.Namespace, df: pd.DataFrame | None) -> int:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         results, counts = await run_retrieval(
-            df, None, None, _options(args), log_dir=args.dir, discover_from=args.discover_from
+            df, client, None, options, log_dir=args.dir, discover_from=args.discover_from
         )
     except asyncio.CancelledError:
         if not signals:

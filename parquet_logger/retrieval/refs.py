@@ -14,6 +14,11 @@ from parquet_logger.frame_input import is_missing, require_column, require_frame
 
 __all__ = ["ResponseRef", "response_refs"]
 
+# The seed's logs and its retrieval input name the custom-id column `logger_custom_id`; a frame
+# of that shape is taken as it is when the default column name (`custom_id`) is not there.
+_DEFAULT_CUSTOM_COL = "custom_id"
+_SEED_CUSTOM_COL = "logger_custom_id"
+
 
 @dataclass(frozen=True)
 class ResponseRef:
@@ -37,12 +42,8 @@ def response_refs(df: Any, id_col: Any, custom_col: Any) -> list[ResponseRef]:
     assert isinstance(df, pd.DataFrame)
     require_column(df, "response_id_col", id_col)
     n = len(df)
-    if custom_col not in df.columns:
-        warnings.warn(
-            f"custom_id_col: the DataFrame has no column {custom_col!r}; custom ids are left empty",
-            stacklevel=3,
-        )
-    customs = df[custom_col].tolist() if custom_col in df.columns else [""] * n
+    custom_col = _custom_column(df, custom_col)
+    customs = df[custom_col].tolist() if custom_col is not None else [""] * n
     runs = df["run_id"].tolist() if "run_id" in df.columns else [None] * n
     parents = df["parent_run_id"].tolist() if "parent_run_id" in df.columns else [None] * n
     refs: list[ResponseRef] = []
@@ -60,6 +61,19 @@ def response_refs(df: Any, id_col: Any, custom_col: Any) -> list[ResponseRef]:
     if empty:
         warnings.warn(f"{empty} row(s) with an empty {id_col!r} were skipped", stacklevel=3)
     return refs
+
+
+def _custom_column(df: pd.DataFrame, custom_col: Any) -> Any:
+    """The column the custom ids come from, or None (with a warning) if there is none."""
+    if custom_col in df.columns:
+        return custom_col
+    if custom_col == _DEFAULT_CUSTOM_COL and _SEED_CUSTOM_COL in df.columns:
+        return _SEED_CUSTOM_COL
+    warnings.warn(
+        f"custom_id_col: the DataFrame has no column {custom_col!r}; custom ids are left empty",
+        stacklevel=4,
+    )
+    return None
 
 
 def _uuid(value: Any) -> UUID | None:

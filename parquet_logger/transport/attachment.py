@@ -71,12 +71,16 @@ class Attachment:
 
     # ------------------------------------------------------------------ hot path
     def put(self, body: bytes, wait_s: float, lock_wait_s: float | None = None) -> bool:
+        if self.supervisor.log_dir_gone:
+            return False  # counted as a drop: no writer will ever read this ring again
         if self.supervisor.watchdog is None:
             self.supervisor.start_watchdog()  # first put in a forked child
         return self.ring.put(body, self.lock, wait_s, lock_wait_s)
 
     def drop_reason(self) -> str:
         """Why the last put was dropped: the ring lock out of reach, or a full ring."""
+        if self.supervisor.log_dir_gone:
+            return "log directory deleted"
         holder = self.lock.blocked_by
         return f"ring lock held by {holder}" if holder else "ring full"
 
@@ -91,6 +95,9 @@ class Attachment:
             TimeoutError: the writer did not get there within `timeout` seconds.
         """
         target = self.ring.last_put_end
+        if self.supervisor.log_dir_gone:
+            self._check_nothing_lost_with_the_directory(target)
+            return
         barrier = FlushBarrier.start(
             self.state, "logged by this process", self.writer_alive, timeout
         )
@@ -98,6 +105,19 @@ class Attachment:
         if self.s3 is not None:
             barrier.wait(lambda: self.ring.upload_settled, target, "uploaded")
             self._report_upload_failures()
+
+    def _check_nothing_lost_with_the_directory(self, target: int) -> None:
+        """After the directory was deleted: fine if this process's events were all written
+        before it went (the writer exits without touching the ring words again).
+
+        Raises:
+            FileNotFoundError: some were not, and now never will be.
+        """
+        if self.ring.committed < target:
+            raise FileNotFoundError(
+                f"parquet-logger: the log directory {self.state.log_dir} was deleted before "
+                f"all events logged by this process were written; they are lost"
+            )
 
     def _report_upload_failures(self) -> None:
         """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
@@ -205,6 +225,8 @@ def _flush_all_at_exit() -> None:
         except S3UploadError as exc:
             log.error("parquet-logger: %s", exc)
             failed_upload = True
+        except FileNotFoundError as exc:  # the log directory was deleted (said once)
+            log.error("%s", exc)
         except TimeoutError as exc:
             if attachment.writer_alive():
                 log.error("%s", exc)

@@ -68,8 +68,21 @@ class FlushBarrier:
             if time.monotonic() >= self.deadline:
                 raise TimeoutError(
                     f"parquet-logger: {target - reached} bytes of events {self.whose} are not "
-                    f"yet {what} under {self.state.log_dir} after {self.timeout_s} s (writer "
-                    f"alive: {self.writer_alive()}; see {self.state.writer_log})"
+                    f"yet {what} under {self.state.log_dir} after {self.timeout_s} s "
+                    f"({self._what_next()})"
                 )
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
+
+    def _what_next(self) -> str:
+        """Where to look, or what to run: a writer's log only if one was ever started."""
+        alive = self.writer_alive()
+        if alive or self.state.writer_log.exists():
+            return f"writer alive: {alive}; see {self.state.writer_log}"
+        # No writer was ever started here (start_writer=False, or it could not be spawned):
+        # there is no log to read, the fix is to run one.
+        return (
+            "no writer is running for this directory and none wrote a log here; write the "
+            f"pending events with: parquet-logger-daemon run --dir {self.state.log_dir} "
+            "--exit-when-idle (parquet-logger-daemon status shows the ring)"
+        )

@@ -34,6 +34,7 @@ class RunExit(IntEnum):
     USAGE = 2  # bad command line (argparse's own code)
     ALREADY_RUNNING = 3  # another writer holds the directory's writer lock
     FORCED = 4  # a second SIGTERM/SIGINT: exited at once, the ring keeps what is unwritten
+    LOG_DIR_GONE = 5  # the log directory was deleted: ring removed, nothing left to write to
 
 
 class ControlExit(IntEnum):

@@ -65,6 +65,9 @@ class WriterSupervisor:
         self._stop = threading.Event()
         self.watchdog: threading.Thread | None = None
         self._warnings = WarningLimiter(log)
+        # Set by the watchdog once the log directory (and the state folder in it) is gone;
+        # read by the attachment's put and flush, which then stop touching the ring.
+        self.log_dir_gone = False
 
     def alive(self) -> bool:
         """True while some process holds the writer lock."""
@@ -75,7 +78,8 @@ class WriterSupervisor:
         if self._spawned is not None and self._spawned.poll() is not None:
             code = self._spawned.returncode
             self._spawned = None
-            if code not in (RunExit.OK, RunExit.ALREADY_RUNNING):  # lost a race: no failure
+            # ALREADY_RUNNING lost a race, LOG_DIR_GONE exited on purpose: neither failed.
+            if code not in (RunExit.OK, RunExit.ALREADY_RUNNING, RunExit.LOG_DIR_GONE):
                 restart = decide_restart(self._spawn_failures, time.monotonic() - self._spawned_at)
                 self._spawn_failures = restart.failures
                 self._next_spawn_at = time.monotonic() + restart.delay_s
@@ -107,6 +111,9 @@ class WriterSupervisor:
 
     def _watch(self) -> None:
         while not self._stop.wait(WATCHDOG_PERIOD_S):
+            if not self.state.root.is_dir():
+                self._stop_for_deleted_log_dir()
+                return
             try:
                 if self._spawned is not None and self._spawned.poll() is None:
                     if self.alive():
@@ -115,6 +122,17 @@ class WriterSupervisor:
                 self.ensure_writer()
             except Exception:  # the watchdog must outlive any one failure
                 log.exception("parquet-logger watchdog for %s", self.state.log_dir)
+
+    def _stop_for_deleted_log_dir(self) -> None:
+        """The directory is gone (its writer sees it too, removes the ring and exits): say
+        so once and stop watching, instead of failing to start a writer twice a second."""
+        self.log_dir_gone = True
+        log.warning(
+            "parquet-logger: log directory %s was deleted while a logger was attached; "
+            "this process logs nothing more there (close the logger before deleting its "
+            "directory)",
+            self.state.log_dir,
+        )
 
     def close(self) -> None:
         """Stop the watchdog (a spawned writer runs on and exits once no producer is left)."""
