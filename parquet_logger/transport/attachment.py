@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from parquet_logger.errors import S3UploadError
+from parquet_logger.errors import EventsLostError, S3UploadError
 from parquet_logger.transport import forking
 from parquet_logger.transport.flush_barrier import FlushBarrier
 from parquet_logger.transport.protocol import LiveWriterInfo, UploadFailure
@@ -95,9 +95,21 @@ class Attachment:
             self.state, "logged by this process", self.writer_alive, timeout
         )
         barrier.commit(self.ring, self.lock, target)
+        self._report_skipped(target)
         if self.s3 is not None:
             barrier.wait(lambda: self.ring.upload_settled, target, "uploaded")
             self._report_upload_failures()
+
+    def _report_skipped(self, target: int) -> None:
+        """Committed is not written: a span the writer skipped as corrupt among this
+        process's records since the last flush makes flush() fail.
+
+        Raises:
+            EventsLostError: such a span was skipped.
+        """
+        span = self.ring.skipped_among_puts(target)
+        if span is not None:
+            raise EventsLostError(self.ring.path, span, self.state.log_dir)
 
     def _report_upload_failures(self) -> None:
         """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
@@ -161,7 +173,7 @@ class Attachment:
         self._producers_fd = self._take_producer_share()
         os.close(inherited)
         self.supervisor.after_fork_in_child()
-        self.ring.last_put_end = 0
+        self.ring.forget_puts()
 
 
 _registry: dict[str, Attachment] = {}
@@ -205,6 +217,8 @@ def _flush_all_at_exit() -> None:
         except S3UploadError as exc:
             log.error("parquet-logger: %s", exc)
             failed_upload = True
+        except EventsLostError as exc:
+            log.error("parquet-logger: %s", exc)
         except TimeoutError as exc:
             if attachment.writer_alive():
                 log.error("%s", exc)

@@ -18,14 +18,29 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |    224 |    8 | puts that waited   | producers, under the ring lock               |
 |    256 |    8 | writer pid         | the writer                                   |
 |    264 |    8 | writer heartbeat   | the writer (ns, UTC)                         |
-|    272 |    8 | corrupt frames     | the writer                                   |
+|    272 |    8 | corrupt spans      | the writer: spans skipped (after their slot) |
 |    320 |    8 | upload settled     | the writer: uploads done or failed up to it  |
 |    328 |    8 | upload failures    | the writer: definitive upload failures       |
+|    384 |  128 | skipped spans      | the writer: the last 8 corrupt spans, as     |
+|        |      |                    | (start, end) pairs in slot `number % 8`      |
 |   4096 |  cap | data               | producers write, the writer reads            |
 
 Positions (head, committed) are byte offsets into an endless stream; `pos % capacity` is
 where they fall in the data area. A frame is `u32 length, u32 crc32(body), body`, padded to 8
 bytes, and may wrap around the end of the data area (its 8-byte header never does).
+
+Corruption (a stray write into /dev/shm, a foreign process, a bad page):
+- A frame whose length is impossible or whose CRC fails is not trusted, its length neither:
+  the reader scans on at 8-byte steps (every frame starts at a multiple of 8) for a plausible
+  length with a matching CRC and resumes there. The span skipped is logged in the header
+  (start, end), so a producer's `flush()` can tell that records of its own may be in it and
+  say so instead of reporting them written (`skipped_among_puts`).
+- Impossible positions (head behind what the writer read, or more than `capacity` ahead of
+  committed) make producers wait instead of writing; the writer repairs them by skipping
+  ahead to a position past any a producer can have used (`repair_head`), logged as a span.
+- A file that is not a usable ring (garbage header, truncated, absurd capacity or committed)
+  is refused with `UnusableRingError`; `create_or_attach` moves it aside into the state folder
+  (see `ring_file.quarantine`) and creates a new ring.
 
 Invariants:
 - `committed` is the write-ahead log's mark: the writer advances it only once the Parquet files
@@ -47,6 +62,7 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import struct
@@ -60,6 +76,7 @@ from parquet_logger.transport import ring_file
 from parquet_logger.transport.ring_lock import RingLock
 from parquet_logger.transport.statedir import StateDir
 
+log = logging.getLogger("parquet_logger")
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
 # a writer of different versions must not share a ring. 2: wire v2 records, upload words.
@@ -83,6 +100,17 @@ _WRITER_HEARTBEAT = 33
 _CORRUPT_FRAMES = 34
 _UPLOAD_SETTLED = 40
 _UPLOAD_FAILURES = 41
+_SKIPPED_SLOTS = 48  # 8 (start, end) pairs up to word 63
+SKIPPED_SLOT_COUNT = 8
+# No ring moves 2**62 bytes (4 EiB) in its life: a position at or past this is garbage, and
+# keeps `position + frame` clear of the u64 overflow.
+POSITION_LIMIT = 1 << 62
+# Bytes a resync may checksum looking for the next good frame; past this it gives up and the
+# rest up to head is counted as one lost span (random garbage must not stall the writer).
+RESYNC_CRC_BUDGET = 64 * 1024 * 1024
+
+_MAX_REPLACEMENTS = 3  # unusable rings replaced in one attach before giving up
+Span = tuple[int, int]  # [start, end) ring positions
 
 
 def frame_size(body_len: int) -> int:
@@ -101,6 +129,32 @@ def _header(capacity: int) -> bytes:
     words[_CREATED] = time.time_ns()
     words.release()
     return bytes(header)
+
+
+def _header_problem(words: memoryview, size: int) -> str | None:
+    """Why a mapped file is not a usable ring, or None. A ring of another layout version is
+    usable by that version's writer: not a problem here (`Ring.__init__` refuses it)."""
+    if words[_MAGIC] != MAGIC:
+        return "no ring header (garbage or a foreign file)"
+    capacity = int(words[_CAPACITY])
+    if words[_VERSION] != LAYOUT_VERSION:
+        return None
+    if capacity < MIN_CAPACITY or capacity % 8 or HEADER_SIZE + capacity > size:
+        return f"capacity {capacity} does not fit a file of {size} bytes (truncated or garbage)"
+    committed = int(words[_COMMITTED])
+    if committed % 8 or committed >= POSITION_LIMIT:
+        return f"committed position {committed} is impossible"
+    return None
+
+
+class UnusableRingError(RingError):
+    """The file at a ring's path is not a usable ring; it is moved aside and replaced."""
+
+    def __init__(self, path: Path, inode: int, reason: str) -> None:
+        super().__init__(f"{path} is not a usable parquet-logger ring: {reason}")
+        self.path = path
+        self.inode = inode  # the file judged: a replacement made meanwhile is not touched
+        self.reason = reason
 
 
 class _Word:
@@ -146,20 +200,30 @@ class Ring:
     """One mapping of a ring file. Producers call `put`; the single writer `read` and `commit`."""
 
     def __init__(self, path: Path, fd: int) -> None:
+        """Map the ring file open at `fd` (the descriptor is closed, whatever happens).
+
+        Raises:
+            UnusableRingError: the file is not a usable ring (too small, garbage header,
+                absurd capacity or committed position): `create_or_attach` replaces it.
+            RingError: a ring of another layout (another version's writer serves it).
+        """
         self.path = path
-        size = os.fstat(fd).st_size
-        if size < HEADER_SIZE + MIN_CAPACITY:
-            raise RingError(f"{path} is too small ({size} bytes) to be a ring")
-        # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page fault
-        # on the first touch of each page later, in the middle of some callback.
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        self._mmap = mmap.mmap(fd, size, flags, mmap.PROT_READ | mmap.PROT_WRITE)
-        os.close(fd)
+        try:
+            st = os.fstat(fd)
+            if st.st_size < HEADER_SIZE + MIN_CAPACITY:
+                raise UnusableRingError(path, st.st_ino, f"too small ({st.st_size} bytes)")
+            # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page
+            # fault on the first touch of each page later, in the middle of some callback.
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            self._mmap = mmap.mmap(fd, st.st_size, flags, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
         view = memoryview(self._mmap)
         self._words = view[:HEADER_SIZE].cast("Q")
-        if self._words[_MAGIC] != MAGIC:
+        problem = _header_problem(self._words, st.st_size)
+        if problem is not None:
             self._release_views(view)
-            raise RingError(f"{path} is not a parquet-logger ring")
+            raise UnusableRingError(path, st.st_ino, problem)
         if self._words[_VERSION] != LAYOUT_VERSION:
             found = int(self._words[_VERSION])
             self._release_views(view)
@@ -170,14 +234,14 @@ class Ring:
                 "the file only if no writer runs (records in it not yet written are lost)"
             )
         self.capacity = int(self._words[_CAPACITY])
-        if HEADER_SIZE + self.capacity > size or self.capacity % 8:
-            self._release_views(view)
-            raise RingError(f"{path} has a corrupt header (capacity {self.capacity})")
         self._data = view[HEADER_SIZE : HEADER_SIZE + self.capacity]
         self._view = view
-        # Per-process producer state: where this process's last record ends (for flush), and
-        # the committed position at which a put last gave up (to not wait again in vain).
+        # Per-process producer state: where this process's last record ends (for flush),
+        # where its first record since its last flush starts (to tell whether a span the
+        # writer skipped as corrupt may hold some of its records), and the committed
+        # position at which a put last gave up (to not wait again in vain).
         self.last_put_end = 0
+        self._unchecked_from: int | None = None
         self._gave_up_at: int | None = None
         # Drops counted while the ring lock was out of reach: [events, bytes], added to the
         # header's counters at the next put that gets the lock.
@@ -203,7 +267,30 @@ class Ring:
             raise ValueError(
                 f"capacity must be a multiple of 8 and at least {MIN_CAPACITY}, got {capacity}"
             )
-        return cls(*ring_file.open_or_create(state, HEADER_SIZE + capacity, _header(capacity)))
+        set_aside: list[tuple[UnusableRingError, str]] = []
+        for attempt in range(_MAX_REPLACEMENTS + 1):
+            found = ring_file.open_or_create(state, HEADER_SIZE + capacity, _header(capacity))
+            try:
+                ring = cls(*found)
+            except UnusableRingError as exc:
+                if attempt == _MAX_REPLACEMENTS:
+                    raise
+                # None: another process moved it aside already; look again either way.
+                kept = ring_file.quarantine(state, exc.path, exc.inode)
+                if kept is not None:
+                    set_aside.append((exc, kept))
+                continue
+            for exc, kept in set_aside:
+                log.warning(
+                    "parquet-logger: %s; moved aside to %s for inspection, and %s serves %s "
+                    "as a new ring (records the old one held are lost)",
+                    exc,
+                    kept,
+                    ring.path,
+                    state.log_dir,
+                )
+            return ring
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @classmethod
     def attach(cls, state: StateDir) -> Ring | None:
@@ -247,7 +334,12 @@ class Ring:
 
     writer_pid = _Word(_WRITER_PID, "The live writer's pid (0 once it has exited cleanly).")
     writer_heartbeat_ns = _Word(_WRITER_HEARTBEAT, "When the writer last passed its loop.")
-    corrupt_frames = _Word(_CORRUPT_FRAMES, "Frames skipped for a bad length or checksum.")
+
+    @property
+    def corrupt_frames(self) -> int:
+        """Corrupt spans the writers of this ring skipped (each one damaged frame or more)."""
+        return int(self._words[_CORRUPT_FRAMES])
+
     upload_settled = _Word(
         _UPLOAD_SETTLED, "Position up to which every file is uploaded or definitively failed."
     )
@@ -307,13 +399,17 @@ class Ring:
             try:
                 head = w[_HEAD]
                 fill = head - w[_COMMITTED]
-                if size <= self.capacity - fill:
+                # An impossible fill (a corrupt head or committed) finds no room: the
+                # writer repairs the positions, a put never writes by them.
+                if 0 <= fill <= self.capacity - size and head < POSITION_LIMIT:
                     self._write_frame(head, body, crc)
                     end = head + size
                     w[_HEAD] = end  # the publishing store
                     if fill + size > w[_HIGH_WATER]:
                         w[_HIGH_WATER] = fill + size
                     self.last_put_end = end
+                    if self._unchecked_from is None:
+                        self._unchecked_from = head
                     self._gave_up_at = None
                     return True
                 now = time.monotonic()
@@ -380,40 +476,72 @@ class Ring:
             lock.release()
 
     # ----------------------------------------------------------------- writer side
-    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes | memoryview], int, int]:
+    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes | memoryview], int, list[Span]]:
         """Read published records from `pos`, up to about `max_bytes`.
 
-        Returns (bodies, new position, corrupt frames skipped). A body is a view into the
+        Returns (bodies, new position, spans skipped as corrupt). A body is a view into the
         ring, not a copy (one frame that wraps around the end is copied): it stays valid
         until the writer commits past it, since producers only write into committed space.
-        A frame whose length is impossible ends the read at `head` (framing is lost,
-        everything up to head is counted as one corrupt span); a frame whose CRC fails is
-        skipped on its own.
+        A frame whose length is impossible or whose CRC fails is not trusted, its length
+        neither: reading resumes at the next frame that checks out (see `_resync`), and the
+        span between is returned as skipped.
         """
         head = int(self._words[_HEAD])
         cap = self.capacity
         data = self._data
         bodies: list[bytes | memoryview] = []
-        corrupt = 0
+        skipped: list[Span] = []
         limit = pos + max_bytes
         unpack = FRAME_HEADER.unpack_from
         while pos < head and pos < limit:
             length, crc = unpack(data, pos % cap)
             size = (FRAME_HEADER.size + length + 7) & ~7  # frame_size, inlined: per record
-            if length == 0 or size > head - pos:
-                return bodies, head, corrupt + 1
-            start = (pos + FRAME_HEADER.size) % cap
-            body: bytes | memoryview
-            if start + length <= cap:
-                body = data[start : start + length]
-            else:
-                body = bytes(data[start:]) + bytes(data[: length - (cap - start)])
-            if zlib.crc32(body) == crc:
-                bodies.append(body)
-            else:
-                corrupt += 1
-            pos += size
-        return bodies, pos, corrupt
+            if length and size <= head - pos:
+                start = (pos + FRAME_HEADER.size) % cap
+                body: bytes | memoryview
+                if start + length <= cap:
+                    body = data[start : start + length]
+                else:
+                    body = bytes(data[start:]) + bytes(data[: length - (cap - start)])
+                if zlib.crc32(body) == crc:
+                    bodies.append(body)
+                    pos += size
+                    continue
+            found = self._resync(pos, head)
+            skipped.append((pos, found))
+            pos = found
+        return bodies, pos, skipped
+
+    def _resync(self, pos: int, head: int) -> int:
+        """The position of the first frame after `pos` (at 8-byte steps: every frame starts at
+        a multiple of 8) with a plausible length and a matching CRC, or `head`.
+
+        A false find needs a CRC32 match by chance (2**-32 per plausible candidate); after
+        RESYNC_CRC_BUDGET bytes checksummed in vain the rest up to head counts as lost.
+        """
+        cap = self.capacity
+        data = self._data
+        unpack = FRAME_HEADER.unpack_from
+        budget = RESYNC_CRC_BUDGET
+        pos += 8
+        while pos < head:
+            length, crc = unpack(data, pos % cap)
+            if length and frame_size(length) <= head - pos:
+                budget -= length
+                if budget < 0:
+                    return head
+                if zlib.crc32(self._body_at(pos, length)) == crc:
+                    return pos
+            pos += 8
+        return head
+
+    def _body_at(self, pos: int, length: int) -> bytes | memoryview:
+        """The `length` bytes after the frame header at `pos` (a copy if they wrap)."""
+        cap, data = self.capacity, self._data
+        start = (pos + FRAME_HEADER.size) % cap
+        if start + length <= cap:
+            return data[start : start + length]
+        return bytes(data[start:]) + bytes(data[: length - (cap - start)])
 
     def pending_records(self) -> int:
         """How many published records the writer has not committed yet (all producers'):
@@ -432,3 +560,77 @@ class Ring:
     def commit(self, pos: int) -> None:
         """Free the ring up to `pos`: every record before it is in a durable file."""
         self._words[_COMMITTED] = pos
+
+    def note_skipped(self, span: Span) -> None:
+        """Log a span the writer skipped as corrupt: its slot first, then the count, so a
+        producer that reads the count and then the slots never takes a half-written one."""
+        w = self._words
+        number = int(w[_CORRUPT_FRAMES])
+        slot = _SKIPPED_SLOTS + 2 * (number % SKIPPED_SLOT_COUNT)
+        w[slot], w[slot + 1] = span
+        w[_CORRUPT_FRAMES] = number + 1
+
+    def positions_broken(self, read_pos: int) -> bool:
+        """Whether head is impossible for a writer that has read up to `read_pos`: behind
+        it, more than `capacity` ahead of committed, or not a frame boundary."""
+        head, committed = int(self._words[_HEAD]), int(self._words[_COMMITTED])
+        return head < read_pos or head - committed > self.capacity or head % 8 != 0
+
+    def repair_head(self, lock: RingLock, lock_wait_s: float) -> Span | None:
+        """Skip a broken head (the writer, once everything it read is committed): move head
+        and committed to `committed + capacity`, past any position a producer can have
+        written, so nothing published is read twice or reported written. Returns the span
+        skipped, or None (the positions are fine after all, or the ring lock was busy).
+        """
+        if not lock.acquire(lock_wait_s):
+            return None
+        try:  # under the ring lock: no producer is between reading head and publishing
+            committed = int(self._words[_COMMITTED])
+            if not self.positions_broken(committed):
+                return None
+            jump = committed + self.capacity
+            self._words[_HEAD] = jump
+            self._words[_COMMITTED] = jump
+            return committed, jump
+        finally:
+            lock.release()
+
+    # ----------------------------------------------------------------- corruption, producer side
+    def skipped_spans(self) -> tuple[int, list[Span]]:
+        """(spans ever skipped, the last ones still in their slots, oldest first)."""
+        w = self._words
+        while True:
+            count = int(w[_CORRUPT_FRAMES])
+            first = max(0, count - SKIPPED_SLOT_COUNT)
+            spans = []
+            for number in range(first, count):
+                slot = _SKIPPED_SLOTS + 2 * (number % SKIPPED_SLOT_COUNT)
+                spans.append((int(w[slot]), int(w[slot + 1])))
+            # A slot read may have been reused meanwhile only if the count moved past it.
+            if int(w[_CORRUPT_FRAMES]) - SKIPPED_SLOT_COUNT <= first:
+                return count, spans
+
+    def skipped_among_puts(self, target: int) -> Span | None:
+        """Once the writer has committed past `target` (this process's last record end): a
+        span it skipped as corrupt that overlaps this process's records since the last call,
+        or None. The span may hold other processes' records only; it is reported all the
+        same, since nothing tells whose records were in garbage.
+        """
+        start, self._unchecked_from = self._unchecked_from, None
+        if self.last_put_end > target:
+            self._unchecked_from = target  # records put meanwhile: checked next time
+        if start is None or start >= target:
+            return None
+        count, spans = self.skipped_spans()
+        for span in spans:
+            if span[0] < target and span[1] > start:
+                return span
+        if count > len(spans) and spans and spans[0][0] > start:
+            # Older spans are no longer in their slots; they lie before the oldest kept one.
+            return start, min(spans[0][0], target)
+        return None
+
+    def forget_puts(self) -> None:
+        """A forked child's fresh producer state: the parent's records are not its own."""
+        self.last_put_end = 0
+        self._unchecked_from = None
