@@ -26,15 +26,13 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |   4096 |  cap | data               | producers write, the writer reads            |
 
 Positions (head, committed) are byte offsets into an endless stream; `pos % capacity` is
-where they fall in the data area. A frame is `u32 length, u32 crc32(body), body`, padded to 8
-bytes, and may wrap around the end of the data area (its 8-byte header never does).
+where they fall in the data area. Frames (length, CRC, body) are `ring_frames`' business.
 
 Corruption (a stray write into /dev/shm, a foreign process, a bad page):
-- A frame whose length is impossible or whose CRC fails is not trusted, its length neither:
-  the reader scans on at 8-byte steps (every frame starts at a multiple of 8) for a plausible
-  length with a matching CRC and resumes there. The span skipped is logged in the header
-  (start, end), so a producer's `flush()` can tell that records of its own may be in it and
-  say so instead of reporting them written (`skipped_among_puts`).
+- A frame whose length is impossible or whose CRC fails costs that span only: reading resumes
+  at the next frame that checks out (`ring_frames.read`). The writer logs the span skipped in
+  the header (start, end), so that a producer's `flush()` can tell that records of its own
+  may be in it and say so instead of reporting them written (`skipped_among_puts`).
 - Impossible positions (head behind what the writer read, or more than `capacity` ahead of
   committed) make producers wait instead of writing; the writer repairs them by skipping
   ahead to a position past any a producer can have used (`repair_head`), logged as a span.
@@ -65,14 +63,14 @@ from __future__ import annotations
 import logging
 import mmap
 import os
-import struct
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from parquet_logger.errors import RingError
-from parquet_logger.transport import ring_file
+from parquet_logger.transport import ring_file, ring_frames
+from parquet_logger.transport.ring_frames import Body, Span, frame_size
 from parquet_logger.transport.ring_lock import RingLock
 from parquet_logger.transport.statedir import StateDir
 
@@ -82,7 +80,6 @@ MAGIC = int.from_bytes(b"PQLRING1", "little")
 # a writer of different versions must not share a ring. 2: wire v2 records, upload words.
 LAYOUT_VERSION = 2
 HEADER_SIZE = 4096
-FRAME_HEADER = struct.Struct("<II")
 MIN_CAPACITY = 64 * 1024
 
 # Word indexes into the header viewed as u64 (offset // 8). Private: other modules use the
@@ -105,17 +102,7 @@ SKIPPED_SLOT_COUNT = 8
 # No ring moves 2**62 bytes (4 EiB) in its life: a position at or past this is garbage, and
 # keeps `position + frame` clear of the u64 overflow.
 POSITION_LIMIT = 1 << 62
-# Bytes a resync may checksum looking for the next good frame; past this it gives up and the
-# rest up to head is counted as one lost span (random garbage must not stall the writer).
-RESYNC_CRC_BUDGET = 64 * 1024 * 1024
-
 _MAX_REPLACEMENTS = 3  # unusable rings replaced in one attach before giving up
-Span = tuple[int, int]  # [start, end) ring positions
-
-
-def frame_size(body_len: int) -> int:
-    """Bytes a record of `body_len` bytes takes in the ring, header and padding included."""
-    return (FRAME_HEADER.size + body_len + 7) & ~7
 
 
 def _header(capacity: int) -> bytes:
@@ -280,11 +267,11 @@ class Ring:
                 if kept is not None:
                     set_aside.append((exc, kept))
                 continue
-            for exc, kept in set_aside:
+            for unusable, kept in set_aside:
                 log.warning(
                     "parquet-logger: %s; moved aside to %s for inspection, and %s serves %s "
                     "as a new ring (records the old one held are lost)",
-                    exc,
+                    unusable,
                     kept,
                     ring.path,
                     state.log_dir,
@@ -402,7 +389,7 @@ class Ring:
                 # An impossible fill (a corrupt head or committed) finds no room: the
                 # writer repairs the positions, a put never writes by them.
                 if 0 <= fill <= self.capacity - size and head < POSITION_LIMIT:
-                    self._write_frame(head, body, crc)
+                    ring_frames.write(self._data, head, body, crc)
                     end = head + size
                     w[_HEAD] = end  # the publishing store
                     if fill + size > w[_HIGH_WATER]:
@@ -448,17 +435,6 @@ class Ring:
         if self._acquire(lock, time.monotonic()):
             lock.release()
 
-    def _write_frame(self, head: int, body: bytes, crc: int) -> None:
-        cap = self.capacity
-        data = self._data
-        offset = head % cap
-        FRAME_HEADER.pack_into(data, offset, len(body), crc)
-        start = (offset + FRAME_HEADER.size) % cap
-        first = min(len(body), cap - start)
-        data[start : start + first] = body[:first]
-        if first < len(body):
-            data[: len(body) - first] = body[first:]
-
     def request_flush(self, lock: RingLock, timeout_s: float = -1.0) -> None:
         """Ask the writer to write out everything it holds now (it watches this counter).
 
@@ -476,86 +452,21 @@ class Ring:
             lock.release()
 
     # ----------------------------------------------------------------- writer side
-    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes | memoryview], int, list[Span]]:
+    def read(self, pos: int, max_bytes: int) -> tuple[list[Body], int, list[Span]]:
         """Read published records from `pos`, up to about `max_bytes`.
 
-        Returns (bodies, new position, spans skipped as corrupt). A body is a view into the
-        ring, not a copy (one frame that wraps around the end is copied): it stays valid
-        until the writer commits past it, since producers only write into committed space.
-        A frame whose length is impossible or whose CRC fails is not trusted, its length
-        neither: reading resumes at the next frame that checks out (see `_resync`), and the
-        span between is returned as skipped.
+        Returns (bodies, new position, spans skipped as corrupt): see `ring_frames.read`.
+        A body is a view into the ring, not a copy (one frame that wraps around the end is
+        copied): it stays valid until the writer commits past it, since producers only
+        write into committed space.
         """
-        head = int(self._words[_HEAD])
-        cap = self.capacity
-        data = self._data
-        bodies: list[bytes | memoryview] = []
-        skipped: list[Span] = []
-        limit = pos + max_bytes
-        unpack = FRAME_HEADER.unpack_from
-        while pos < head and pos < limit:
-            length, crc = unpack(data, pos % cap)
-            size = (FRAME_HEADER.size + length + 7) & ~7  # frame_size, inlined: per record
-            if length and size <= head - pos:
-                start = (pos + FRAME_HEADER.size) % cap
-                body: bytes | memoryview
-                if start + length <= cap:
-                    body = data[start : start + length]
-                else:
-                    body = bytes(data[start:]) + bytes(data[: length - (cap - start)])
-                if zlib.crc32(body) == crc:
-                    bodies.append(body)
-                    pos += size
-                    continue
-            found = self._resync(pos, head)
-            skipped.append((pos, found))
-            pos = found
-        return bodies, pos, skipped
-
-    def _resync(self, pos: int, head: int) -> int:
-        """The position of the first frame after `pos` (at 8-byte steps: every frame starts at
-        a multiple of 8) with a plausible length and a matching CRC, or `head`.
-
-        A false find needs a CRC32 match by chance (2**-32 per plausible candidate); after
-        RESYNC_CRC_BUDGET bytes checksummed in vain the rest up to head counts as lost.
-        """
-        cap = self.capacity
-        data = self._data
-        unpack = FRAME_HEADER.unpack_from
-        budget = RESYNC_CRC_BUDGET
-        pos += 8
-        while pos < head:
-            length, crc = unpack(data, pos % cap)
-            if length and frame_size(length) <= head - pos:
-                budget -= length
-                if budget < 0:
-                    return head
-                if zlib.crc32(self._body_at(pos, length)) == crc:
-                    return pos
-            pos += 8
-        return head
-
-    def _body_at(self, pos: int, length: int) -> bytes | memoryview:
-        """The `length` bytes after the frame header at `pos` (a copy if they wrap)."""
-        cap, data = self.capacity, self._data
-        start = (pos + FRAME_HEADER.size) % cap
-        if start + length <= cap:
-            return data[start : start + length]
-        return bytes(data[start:]) + bytes(data[: length - (cap - start)])
+        return ring_frames.read(self._data, pos, int(self._words[_HEAD]), max_bytes)
 
     def pending_records(self) -> int:
         """How many published records the writer has not committed yet (all producers'):
         a walk over the frame headers from committed to head, without reading bodies."""
-        pos, head, cap = int(self._words[_COMMITTED]), int(self._words[_HEAD]), self.capacity
-        count = 0
-        while pos < head:
-            length = FRAME_HEADER.unpack_from(self._data, pos % cap)[0]
-            size = frame_size(length)
-            if length == 0 or size > head - pos:
-                return count + 1  # framing lost: at least this one
-            count += 1
-            pos += size
-        return count
+        w = self._words
+        return ring_frames.count(self._data, int(w[_COMMITTED]), int(w[_HEAD]))
 
     def commit(self, pos: int) -> None:
         """Free the ring up to `pos`: every record before it is in a durable file."""

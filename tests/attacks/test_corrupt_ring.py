@@ -18,14 +18,8 @@ from hypothesis import strategies as st
 
 from parquet_logger import EventsLostError, ParquetLogger
 from parquet_logger.transport.protocol import WriterStatus
-from parquet_logger.transport.ring import (
-    FRAME_HEADER,
-    HEADER_SIZE,
-    MIN_CAPACITY,
-    Ring,
-    RingLock,
-    frame_size,
-)
+from parquet_logger.transport.ring import HEADER_SIZE, MIN_CAPACITY, Ring, RingLock
+from parquet_logger.transport.ring_frames import FRAME_HEADER, frame_size
 from parquet_logger.transport.statedir import StateDir
 from tests.conftest import WriterStarter
 from tests.scenarios.producers import log_llm_start
@@ -218,7 +212,9 @@ def test_an_unusable_ring_file_is_quarantined_and_replaced(
     assert kept[0].read_bytes() == bad
     assert os.stat(kept[0]).st_mode & 0o777 == 0o600
     warned = [r.getMessage() for r in caplog.records if "moved aside" in r.getMessage()]
-    assert len(warned) == 1 and str(kept[0]) in warned[0] and str(state.shm_ring) in warned[0]
+    assert len(warned) == 1
+    assert str(kept[0]) in warned[0]
+    assert str(state.shm_ring) in warned[0]
 
 
 # ----------------------------------------------------------------------------- fuzz
