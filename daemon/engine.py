@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from parquet_logger.transport.ring import Ring, RingLock, Span
 
@@ -46,6 +47,7 @@ class Engine:
         self.buffers = Buffers()
         self.read_pos = ring.committed
         self._committed = ring.committed  # what this writer last set: committed is its word
+        self._head_seen = ring.committed  # head only grows: seen smaller later is corrupt
         self._requests = FlushRequests()
         self._quiet = False  # the last pass over the ring found nothing new
         # When the oldest record not yet written was read: the interval flush bounds how
@@ -96,7 +98,8 @@ class Engine:
     def drain(self) -> int:
         """Read published records into the buffers until about max_file_bytes are buffered
         (so that one file stays near that size); returns how many were read."""
-        self._check_positions()
+        if not self._check_positions():
+            return 0
         count = 0
         now_us = time.time_ns() // 1000
         head = self.ring.head
@@ -128,26 +131,36 @@ class Engine:
             why,
         )
 
-    def _check_positions(self) -> None:
-        """Repair impossible ring positions: a committed word that is not what this writer
-        set is set back; a broken head (see `Ring.positions_broken`) is skipped past, once
-        what was read before it is committed."""
-        if self.ring.committed != self._committed:
+    def _check_positions(self) -> bool:
+        """Repair impossible ring positions; False while they stay broken (nothing may be
+        read then: past a broken head lie stale frames of earlier laps).
+
+        A committed word that is not what this writer set is set back. A broken head (behind
+        what this writer read or saw, too far ahead, misaligned: `Ring.positions_broken`) is
+        skipped past, once what was read before it is committed.
+        """
+        ring = self.ring
+        if ring.committed != self._committed:
             log.warning(
                 "the ring's committed position was %d, not %d as this writer set it: set back",
-                self.ring.committed,
+                ring.committed,
                 self._committed,
             )
-            self.ring.commit(self._committed)
-        if self.lock is None or not self.ring.positions_broken(self.read_pos):
-            return
-        if not self.flush():
-            return  # the write is retried; the head stays broken, producers wait meanwhile
-        head = self.ring.head
-        span = self.ring.repair_head(self.lock, REPAIR_LOCK_WAIT_S)
-        if span is not None:
-            self.read_pos = self._committed = span[1]
-            self._skipped(span, f"the head was {head}, impossible: producers go on past it")
+            ring.commit(self._committed)
+        floor = max(self.read_pos, self._head_seen)
+        if not ring.positions_broken(floor):
+            self._head_seen = ring.head
+            return True
+        if self.lock is None or not self.flush():
+            return False  # a failed write is retried; producers wait meanwhile
+        head = ring.head
+        span = ring.repair_head(self.lock, REPAIR_LOCK_WAIT_S, floor)
+        if span is None:
+            return not ring.positions_broken(floor)
+        self.read_pos = self._committed = self._head_seen = span[1]
+        self._requests = replace(self._requests, target=min(self._requests.target, span[1]))
+        self._skipped(span, f"the head was {head}, impossible: producers go on past it")
+        return True
 
     def flush(self) -> bool:
         """Export everything read so far, then commit the ring past it.
@@ -177,7 +190,7 @@ class Engine:
         """Flush until everything published when called is committed; False if a write
         failed (the rest then stays in the ring)."""
         target = self.ring.head
-        while self.ring.committed < target:
+        while self.ring.committed < min(target, self.ring.head):  # a repaired head is lower
             self.drain()
             if not self.flush():
                 return False

@@ -481,13 +481,13 @@ class Ring:
         w[slot], w[slot + 1] = span
         w[_CORRUPT_FRAMES] = number + 1
 
-    def positions_broken(self, read_pos: int) -> bool:
-        """Whether head is impossible for a writer that has read up to `read_pos`: behind
-        it, more than `capacity` ahead of committed, or not a frame boundary."""
+    def positions_broken(self, floor: int) -> bool:
+        """Whether head is impossible for a writer that has read or seen it up to `floor`:
+        behind that, more than `capacity` ahead of committed, or not a frame boundary."""
         head, committed = int(self._words[_HEAD]), int(self._words[_COMMITTED])
-        return head < read_pos or head - committed > self.capacity or head % 8 != 0
+        return head < floor or head - committed > self.capacity or head % 8 != 0
 
-    def repair_head(self, lock: RingLock, lock_wait_s: float) -> Span | None:
+    def repair_head(self, lock: RingLock, lock_wait_s: float, floor: int) -> Span | None:
         """Skip a broken head (the writer, once everything it read is committed): move head
         and committed to `committed + capacity`, past any position a producer can have
         written, so nothing published is read twice or reported written. Returns the span
@@ -496,9 +496,9 @@ class Ring:
         if not lock.acquire(lock_wait_s):
             return None
         try:  # under the ring lock: no producer is between reading head and publishing
-            committed = int(self._words[_COMMITTED])
-            if not self.positions_broken(committed):
+            if not self.positions_broken(floor):
                 return None
+            committed = int(self._words[_COMMITTED])
             jump = committed + self.capacity
             self._words[_HEAD] = jump
             self._words[_COMMITTED] = jump
