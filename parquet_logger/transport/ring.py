@@ -9,7 +9,8 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |     16 |    8 | capacity (bytes)   | creator, once                                |
 |     24 |    8 | ring id (random)   | creator, once                                |
 |     32 |    8 | created (ns, UTC)  | creator, once                                |
-|     64 |    8 | head               | producers, under the ring lock               |
+|     64 |    8 | head               | producers, under the ring lock (the writer   |
+|        |      |                    | too, under it, to repair it: `repair_head`)  |
 |    128 |    8 | committed          | the writer                                   |
 |    192 |    8 | flush requests     | producers, under the ring lock               |
 |    200 |    8 | high-water fill    | producers, under the ring lock               |
@@ -53,7 +54,8 @@ Invariants:
 - Every header word is written by one side only (the table's last column), one aligned store
   at a time; code outside this module reads and writes them through `Ring`'s named accessors.
 - The ring lock is `flock` on a file each process opens itself, plus a thread lock, so the
-  kernel releases it when its holder dies. The writer takes no lock: it reads up to `head`.
+  kernel releases it when its holder dies. The writer takes no lock (it reads up to `head`)
+  but to repair a broken head.
 - Bytes in the ring are never unpickled or evaluated: the writer checks length and CRC and
   decodes records with orjson.
 """

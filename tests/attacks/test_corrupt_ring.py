@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from parquet_logger_daemon import control
 
 from parquet_logger import EventsLostError, ParquetLogger
 from parquet_logger.transport.protocol import WriterStatus
@@ -215,6 +216,17 @@ def test_an_unusable_ring_file_is_quarantined_and_replaced(
     assert len(warned) == 1
     assert str(kept[0]) in warned[0]
     assert str(state.shm_ring) in warned[0]
+
+
+def test_status_of_an_unusable_ring_says_why(log_dir: Path) -> None:
+    """`parquet-logger-daemon status` on a directory whose ring file is garbage reports the
+    problem instead of failing with a traceback."""
+    path = new_ring(log_dir)
+    path.write_bytes(garbage(path.read_bytes()))
+    status_now = control.read_status(StateDir.for_log_dir(log_dir))
+    assert "not a usable parquet-logger ring" in status_now["ring_error"]
+    assert "ring error" in control.format_status(status_now)
+    path.unlink()
 
 
 # ----------------------------------------------------------------------------- fuzz
