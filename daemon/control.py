@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from parquet_logger.errors import RingError
 from parquet_logger.transport.flush_barrier import FlushBarrier
 from parquet_logger.transport.protocol import ControlExit, WriterStatus
 from parquet_logger.transport.ring import Ring, RingLock
@@ -57,7 +58,10 @@ def read_status(state: StateDir) -> dict[str, Any]:
     if written is not None:
         status.update(written.to_dict())
     status["running"] = running  # the file may be stale: the lock is the truth
-    ring = Ring.attach(state)
+    try:
+        ring = Ring.attach(state)
+    except RingError as exc:  # an unusable ring is replaced by the next logger; say why
+        ring, status["ring_error"] = None, str(exc)
     if ring is not None:
         try:
             stats = ring.stats()
@@ -97,6 +101,7 @@ def format_status(status: dict[str, Any]) -> str:
         ("events dropped", status.get("events_dropped")),
         ("invalid records", status.get("invalid_records")),
         ("corrupt frames", status.get("corrupt_frames")),
+        ("corrupt bytes", status.get("corrupt_bytes")),
         ("files written", status.get("files_written")),
         ("write errors", status.get("write_errors")),
         ("last error", status.get("last_error") or "-"),
@@ -116,6 +121,8 @@ def format_status(status: dict[str, Any]) -> str:
             f"; the ring holds {status['ring_fill']} bytes not yet in Parquet "
             "(start a writer to write them)"
         )
+    if status.get("ring_error"):
+        rows.append(("ring error", status["ring_error"]))
     lines = [f"  {name:<16} {'-' if value is None else value}" for name, value in rows]
     return "\n".join([head, *lines])
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
-from parquet_logger.transport.ring import Ring
+from parquet_logger.transport.ring import Ring, RingLock, Span
 
 from .buffers import Buffers
 from .exporter import Batch, Exporter
@@ -24,20 +25,29 @@ log = logging.getLogger("parquet_logger_daemon")
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 WRITE_RETRY_S = 1.0
 SEAL_ROWS = 2048  # buffered records of a partition written as a row group ahead of a flush
+REPAIR_LOCK_WAIT_S = 0.5  # the ring lock, to repair a broken head (else: the next pass)
 
 
 class Engine:
     """Moves records from one ring to one exporter (single-threaded: the writer's loop)."""
 
     def __init__(
-        self, ring: Ring, exporter: Exporter, policy: FlushPolicy, counters: Counters
+        self,
+        ring: Ring,
+        exporter: Exporter,
+        policy: FlushPolicy,
+        counters: Counters,
+        lock: RingLock | None = None,
     ) -> None:
         self.ring = ring
+        self.lock = lock  # taken only to repair a broken head; None: never repaired
         self.exporter = exporter
         self.policy = policy
         self.counters = counters
         self.buffers = Buffers()
         self.read_pos = ring.committed
+        self._committed = ring.committed  # what this writer last set: committed is its word
+        self._head_seen = ring.committed  # head only grows: seen smaller later is corrupt
         self._requests = FlushRequests()
         self._quiet = False  # the last pass over the ring found nothing new
         # When the oldest record not yet written was read: the interval flush bounds how
@@ -52,7 +62,7 @@ class Engine:
         if recovered is not None:
             self.ring.commit(recovered.end)
             self.exporter.committed(recovered)
-        self.read_pos = self.ring.committed
+        self.read_pos = self._committed = self.ring.committed
 
     def step(self, *, hup: bool, stopping: bool) -> tuple[int, Action]:
         """One pass: read what is published, then flush, seal or wait as the policy says
@@ -88,25 +98,69 @@ class Engine:
     def drain(self) -> int:
         """Read published records into the buffers until about max_file_bytes are buffered
         (so that one file stays near that size); returns how many were read."""
+        if not self._check_positions():
+            return 0
         count = 0
         now_us = time.time_ns() // 1000
         head = self.ring.head
         limit = self.policy.max_file_bytes
         while self.read_pos < head and self.buffers.nbytes < limit:
             room = min(READ_CHUNK_BYTES, limit - self.buffers.nbytes)
-            bodies, pos, corrupt = self.ring.read(self.read_pos, room)
+            bodies, pos, skipped = self.ring.read(self.read_pos, room)
             if self._oldest_unwritten_at is None and pos > self.read_pos:
                 self._oldest_unwritten_at = time.monotonic()
             for body in bodies:
                 self.buffers.add(body, now_us)
             self.read_pos = pos
             count += len(bodies)
-            if corrupt:
-                self.counters.corrupt_frames += corrupt
-                self.ring.corrupt_frames = self.counters.corrupt_frames
-                log.warning("skipped %d corrupt frame(s) in the ring", corrupt)
+            for span in skipped:
+                self._skipped(span, "framing found again after it")
         self.counters.received += count
         return count
+
+    def _skipped(self, span: Span, why: str) -> None:
+        """Count a corrupt span and log it in the ring header, where producers' flush()
+        finds it (so records of theirs in it are never reported written)."""
+        self.ring.note_skipped(span)
+        self.counters.corrupt_frames += 1
+        self.counters.corrupt_bytes += span[1] - span[0]
+        log.warning(
+            "skipped a corrupt span of the ring: %d bytes at positions %d..%d (%s)",
+            span[1] - span[0],
+            *span,
+            why,
+        )
+
+    def _check_positions(self) -> bool:
+        """Repair impossible ring positions; False while they stay broken (nothing may be
+        read then: past a broken head lie stale frames of earlier laps).
+
+        A committed word that is not what this writer set is set back. A broken head (behind
+        what this writer read or saw, too far ahead, misaligned: `Ring.positions_broken`) is
+        skipped past, once what was read before it is committed.
+        """
+        ring = self.ring
+        if ring.committed != self._committed:
+            log.warning(
+                "the ring's committed position was %d, not %d as this writer set it: set back",
+                ring.committed,
+                self._committed,
+            )
+            ring.commit(self._committed)
+        floor = max(self.read_pos, self._head_seen)
+        if not ring.positions_broken(floor):
+            self._head_seen = ring.head
+            return True
+        if self.lock is None or not self.flush():
+            return False  # a failed write is retried; producers wait meanwhile
+        head = ring.head
+        span = ring.repair_head(self.lock, REPAIR_LOCK_WAIT_S, floor)
+        if span is None:
+            return not ring.positions_broken(floor)
+        self.read_pos = self._committed = self._head_seen = span[1]
+        self._requests = replace(self._requests, target=min(self._requests.target, span[1]))
+        self._skipped(span, f"the head was {head}, impossible: producers go on past it")
+        return True
 
     def flush(self) -> bool:
         """Export everything read so far, then commit the ring past it.
@@ -124,6 +178,7 @@ class Engine:
             self._write_failed(exc)
             return False
         self.ring.commit(end)
+        self._committed = end
         self._oldest_unwritten_at = None
         self.exporter.committed(exported)
         self.counters.written += exported.rows
@@ -135,7 +190,7 @@ class Engine:
         """Flush until everything published when called is committed; False if a write
         failed (the rest then stays in the ring)."""
         target = self.ring.head
-        while self.ring.committed < target:
+        while self.ring.committed < min(target, self.ring.head):  # a repaired head is lower
             self.drain()
             if not self.flush():
                 return False

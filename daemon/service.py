@@ -17,7 +17,7 @@ import time
 from types import FrameType
 
 from parquet_logger.transport.protocol import RunExit
-from parquet_logger.transport.ring import Ring
+from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir, open_private
 from parquet_logger.transport.writer_config import WriterSettings
 
@@ -72,7 +72,9 @@ class WriterService:
     def _run_locked(self) -> int:
         self.ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
         write_settings(self.state, self.config.s3)
-        self.engine = Engine(self.ring, self._exporter(), self._policy(), self.counters)
+        self.engine = Engine(
+            self.ring, self._exporter(), self._policy(), self.counters, self._ring_lock()
+        )
         self.engine.recover()
         self.ring.writer_pid = os.getpid()
         log.info(
@@ -88,7 +90,13 @@ class WriterService:
         self.ring.writer_pid = 0
         self._write_status(running=False)
         self.ring.close()
+        if self.engine.lock is not None:
+            self.engine.lock.close()
         return code
+
+    def _ring_lock(self) -> RingLock:
+        """The producers' ring lock: the writer takes it only to repair a broken head."""
+        return RingLock(self.state.ring_lock)
 
     def _policy(self) -> FlushPolicy:
         cfg = self.config

@@ -24,7 +24,8 @@ class Counters:
     received: int = 0
     written: int = 0
     invalid_records: int = 0
-    corrupt_frames: int = 0
+    corrupt_frames: int = 0  # corrupt spans skipped (each one damaged frame or more)
+    corrupt_bytes: int = 0
     files_written: int = 0
     flushes: int = 0
     write_errors: int = 0
@@ -69,6 +70,7 @@ def write_status(
         events_written=c.written,
         invalid_records=c.invalid_records + report.invalid_buffered,
         corrupt_frames=c.corrupt_frames,
+        corrupt_bytes=c.corrupt_bytes,
         files_written=c.files_written,
         flushes=c.flushes,
         write_errors=c.write_errors,

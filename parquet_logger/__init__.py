@@ -15,6 +15,7 @@ from parquet_logger.capture.events import EventType
 from parquet_logger.capture.handler import ParquetLogger
 from parquet_logger.capture.tagging import with_tags
 from parquet_logger.errors import (
+    EventsLostError,
     ParquetLoggerError,
     RetrievalAbortedError,
     RingError,
@@ -49,6 +50,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ColumnConfig",
     "EventType",
+    "EventsLostError",
     "JobConfig",
     "LLMConfig",
     "ParquetLogger",

@@ -6,6 +6,7 @@ Each also subclasses the builtin it has always been, so `except TimeoutError` (o
 ParquetLoggerError (Exception)
 ├── S3UploadError           a finished file could not be uploaded (on_failure="error")
 ├── RingError               (RuntimeError) the ring could not be created or attached
+├── EventsLostError         records of this process were in a corrupt span the writer skipped
 ├── RowTimeoutError         (TimeoutError) a batch row took longer than `row_timeout`
 ├── WorkerCrashedError      (RuntimeError) a batch worker process died before reporting
 ├── UnguardedMainError      (RuntimeError) batch workers re-ran a script with no __main__ guard
@@ -36,6 +37,21 @@ class S3UploadError(ParquetLoggerError):
 
 class RingError(ParquetLoggerError, RuntimeError):
     """The ring could not be created or attached (full /dev/shm, foreign owner, bad file)."""
+
+
+class EventsLostError(ParquetLoggerError):
+    """flush(): the writer skipped a corrupt span of the ring among this process's records
+    since its last flush; some of them (or of other processes' records there) are lost."""
+
+    def __init__(self, ring_path: object, span: tuple[int, int], log_dir: object) -> None:
+        start, end = span
+        super().__init__(
+            f"the ring {ring_path} was corrupt at positions {start}..{end} ({end - start} "
+            "bytes), among the events this process logged since its last flush; the writer "
+            "skipped them, so some of these events are lost (the count: corrupt_frames in "
+            f"`parquet-logger-daemon status --dir {log_dir}`)"
+        )
+        self.span = span
 
 
 class RowTimeoutError(ParquetLoggerError, TimeoutError):

@@ -89,7 +89,7 @@ class Drain:
 
     def step(self, max_bytes: int = 32 * 1024) -> int:
         bodies, self.pos, corrupt = self.ring.read(self.pos, max_bytes)
-        self.corrupt += corrupt
+        self.corrupt += len(corrupt)
         for body in bodies:
             tag, seq = parse_numbered(body)
             expected = self.next_seq.get(tag, 0)
@@ -216,7 +216,7 @@ class RingMachine(RuleBasedStateMachine):
             expected.append(self.unread.popleft())
             pos += frame_size(len(expected[-1]))
         bodies, new_pos, corrupt = self.ring.read(self.read_pos, max_bytes)
-        assert corrupt == 0
+        assert corrupt == []
         assert [len(b) for b in bodies] == [len(b) for b in expected]
         assert bodies == expected
         assert new_pos == pos
@@ -268,7 +268,7 @@ def test_frame_straddling_the_wrap_round_trips(
     body = body_for(1, 1, 5000)
     assert ring.head % CAPACITY + frame_size(len(body)) > CAPACITY  # it does wrap
     assert ring.put(body, lock, 0.0)
-    assert ring.read(pos, CAPACITY) == ([body], pos + frame_size(len(body)), 0)
+    assert ring.read(pos, CAPACITY) == ([body], pos + frame_size(len(body)), [])
 
 
 def test_largest_record_fills_an_empty_ring(ring: Ring, lock: RingLock) -> None:
@@ -276,7 +276,7 @@ def test_largest_record_fills_an_empty_ring(ring: Ring, lock: RingLock) -> None:
     body = body_for(1, 1, CAPACITY - 8)
     assert ring.put(body, lock, 0.0)
     assert ring.stats().fill == CAPACITY
-    assert ring.read(0, 1) == ([body], CAPACITY, 0)
+    assert ring.read(0, 1) == ([body], CAPACITY, [])
 
 
 def test_second_mapping_sees_the_same_records(state: StateDir, ring: Ring, lock: RingLock) -> None:
@@ -289,7 +289,7 @@ def test_second_mapping_sees_the_same_records(state: StateDir, ring: Ring, lock:
         for body in bodies:
             assert ring.put(body, lock, 0.0)
         got, pos, corrupt = other.read(0, CAPACITY)
-        assert (got, pos, corrupt) == (bodies, ring.head, 0)
+        assert (got, pos, corrupt) == (bodies, ring.head, [])
         other.commit(pos)
         assert ring.committed == pos
         ring.request_flush(lock)
@@ -319,7 +319,7 @@ def test_empty_body_is_refused_and_harms_no_later_record(ring: Ring, lock: RingL
     with pytest.raises(ValueError, match="empty"):
         ring.put(b"", lock, 0.0)
     assert ring.put(b"after", lock, 0.0)
-    assert ring.read(0, CAPACITY) == ([b"after"], ring.head, 0)
+    assert ring.read(0, CAPACITY) == ([b"after"], ring.head, [])
 
 
 @pytest.mark.parametrize("capacity", [1000, MIN_CAPACITY - 8, MIN_CAPACITY + 4])
@@ -383,32 +383,33 @@ def test_full_ring_put_gives_up_after_wait_and_not_again_while_stalled(
 
 
 def test_corrupted_body_byte_is_skipped_and_counted(ring: Ring, lock: RingLock) -> None:
-    """A frame whose CRC fails is skipped alone (corrupt=1); the records after it arrive."""
+    """A frame whose CRC fails is skipped alone (one span, its own bytes); the rest arrive."""
     bodies = [body_for(3, seq, 300) for seq in range(4)]
     for body in bodies:
         assert ring.put(body, lock, 0.0)
     second = frame_size(300)
     poke(ring, second + 8 + 123, bytes([bodies[1][123] ^ 0x40]))
-    assert ring.read(0, CAPACITY) == ([bodies[0], *bodies[2:]], ring.head, 1)
+    assert ring.read(0, CAPACITY) == ([bodies[0], *bodies[2:]], ring.head, [(second, 2 * second)])
 
 
 @pytest.mark.parametrize(
     "bad_length",
-    [0, 0xFFFFFFFF, CAPACITY, 3 * frame_size(300)],
-    ids=["zero", "u32-max", "capacity", "past-head"],
+    [0, 0xFFFFFFFF, 1 << 31, CAPACITY, 3 * frame_size(300), 100],
+    ids=["zero", "u32-max", "2**31", "capacity", "past-head", "plausible"],
 )
-def test_impossible_length_header_jumps_to_head(
+def test_impossible_length_header_is_skipped_and_framing_found_again(
     ring: Ring, lock: RingLock, bad_length: int
 ) -> None:
-    """A frame length that cannot be right ends the read at head with one corrupt span."""
+    """A frame whose length is wrong costs that frame only: the reader scans on to the next
+    frame whose length and CRC check out, and returns the span it skipped."""
     bodies = [body_for(4, seq, 300) for seq in range(4)]
     for body in bodies:
         assert ring.put(body, lock, 0.0)
-    head = ring.head
-    poke(ring, frame_size(300), struct.pack("<I", bad_length))
-    assert ring.read(0, CAPACITY) == ([bodies[0]], head, 1)
+    head, frame = ring.head, frame_size(300)
+    poke(ring, frame, struct.pack("<I", bad_length))
+    assert ring.read(0, CAPACITY) == ([bodies[0], *bodies[2:]], head, [(frame, 2 * frame)])
     assert ring.put(b"next", lock, 0.0)
-    assert ring.read(head, CAPACITY) == ([b"next"], ring.head, 0)
+    assert ring.read(head, CAPACITY) == ([b"next"], ring.head, [])
 
 
 def test_ring_and_lock_files_are_owner_only(state: StateDir) -> None:

@@ -212,6 +212,8 @@ class ParquetLogger(LangChainCallbacks):
 
         Raises:
             TimeoutError: the writer did not get there within `timeout` seconds.
+            EventsLostError: the writer skipped a corrupt span of the ring among the events
+                this process logged since its last flush (some of them are lost).
         """
         attachment = self._attachment
         if attachment is None or attachment.closed:

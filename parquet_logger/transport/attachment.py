@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from parquet_logger.errors import S3UploadError
+from parquet_logger.errors import EventsLostError, S3UploadError
 from parquet_logger.transport import forking
 from parquet_logger.transport.flush_barrier import FlushBarrier
 from parquet_logger.transport.protocol import LiveWriterInfo, UploadFailure
@@ -93,6 +93,8 @@ class Attachment:
 
         Raises:
             TimeoutError: the writer did not get there within `timeout` seconds.
+            EventsLostError: the writer skipped corrupt ring data among these records.
+            FileNotFoundError: the log directory was deleted before they were written.
         """
         target = self.ring.last_put_end
         if self.supervisor.log_dir_gone:
@@ -102,6 +104,7 @@ class Attachment:
             self.state, "logged by this process", self.writer_alive, timeout
         )
         barrier.commit(self.ring, self.lock, target)
+        self._report_skipped(target)
         if self.s3 is not None:
             barrier.wait(lambda: self.ring.upload_settled, target, "uploaded")
             self._report_upload_failures()
@@ -118,6 +121,17 @@ class Attachment:
                 f"parquet-logger: the log directory {self.state.log_dir} was deleted before "
                 f"all events logged by this process were written; they are lost"
             )
+
+    def _report_skipped(self, target: int) -> None:
+        """Committed is not written: a span the writer skipped as corrupt among this
+        process's records since the last flush makes flush() fail.
+
+        Raises:
+            EventsLostError: such a span was skipped.
+        """
+        span = self.ring.skipped_among_puts(target)
+        if span is not None:
+            raise EventsLostError(self.ring.path, span, self.state.log_dir)
 
     def _report_upload_failures(self) -> None:
         """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
@@ -181,7 +195,7 @@ class Attachment:
         self._producers_fd = self._take_producer_share()
         os.close(inherited)
         self.supervisor.after_fork_in_child()
-        self.ring.last_put_end = 0
+        self.ring.forget_puts()
 
 
 _registry: dict[str, Attachment] = {}
@@ -227,6 +241,8 @@ def _flush_all_at_exit() -> None:
             failed_upload = True
         except FileNotFoundError as exc:  # the log directory was deleted (said once)
             log.error("%s", exc)
+        except EventsLostError as exc:
+            log.error("parquet-logger: %s", exc)
         except TimeoutError as exc:
             if attachment.writer_alive():
                 log.error("%s", exc)

@@ -131,7 +131,8 @@ class WriterStatus(StateFile):
     events_received: int = 0
     events_written: int = 0
     invalid_records: int = 0
-    corrupt_frames: int = 0
+    corrupt_frames: int = 0  # corrupt spans of the ring skipped (one bad frame or more)
+    corrupt_bytes: int = 0  # their bytes
     files_written: int = 0
     flushes: int = 0
     write_errors: int = 0

@@ -9,7 +9,8 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |     16 |    8 | capacity (bytes)   | creator, once                                |
 |     24 |    8 | ring id (random)   | creator, once                                |
 |     32 |    8 | created (ns, UTC)  | creator, once                                |
-|     64 |    8 | head               | producers, under the ring lock               |
+|     64 |    8 | head               | producers, under the ring lock (the writer   |
+|        |      |                    | too, under it, to repair it: `repair_head`)  |
 |    128 |    8 | committed          | the writer                                   |
 |    192 |    8 | flush requests     | producers, under the ring lock               |
 |    200 |    8 | high-water fill    | producers, under the ring lock               |
@@ -18,14 +19,27 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |    224 |    8 | puts that waited   | producers, under the ring lock               |
 |    256 |    8 | writer pid         | the writer                                   |
 |    264 |    8 | writer heartbeat   | the writer (ns, UTC)                         |
-|    272 |    8 | corrupt frames     | the writer                                   |
+|    272 |    8 | corrupt spans      | the writer: spans skipped (after their slot) |
 |    320 |    8 | upload settled     | the writer: uploads done or failed up to it  |
 |    328 |    8 | upload failures    | the writer: definitive upload failures       |
+|    384 |  128 | skipped spans      | the writer: the last 8 corrupt spans, as     |
+|        |      |                    | (start, end) pairs in slot `number % 8`      |
 |   4096 |  cap | data               | producers write, the writer reads            |
 
 Positions (head, committed) are byte offsets into an endless stream; `pos % capacity` is
-where they fall in the data area. A frame is `u32 length, u32 crc32(body), body`, padded to 8
-bytes, and may wrap around the end of the data area (its 8-byte header never does).
+where they fall in the data area. Frames (length, CRC, body) are `ring_frames`' business.
+
+Corruption (a stray write into /dev/shm, a foreign process, a bad page):
+- A frame whose length is impossible or whose CRC fails costs that span only: reading resumes
+  at the next frame that checks out (`ring_frames.read`). The writer logs the span skipped in
+  the header (start, end), so that a producer's `flush()` can tell that records of its own
+  may be in it and say so instead of reporting them written (`skipped_among_puts`).
+- Impossible positions (head behind what the writer read, or more than `capacity` ahead of
+  committed) make producers wait instead of writing; the writer repairs them by skipping
+  ahead to a position past any a producer can have used (`repair_head`), logged as a span.
+- A file that is not a usable ring (garbage header, truncated, absurd capacity or committed)
+  is refused with `UnusableRingError`; `create_or_attach` moves it aside into the state folder
+  (see `ring_file.quarantine`) and creates a new ring.
 
 Invariants:
 - `committed` is the write-ahead log's mark: the writer advances it only once the Parquet files
@@ -40,32 +54,34 @@ Invariants:
 - Every header word is written by one side only (the table's last column), one aligned store
   at a time; code outside this module reads and writes them through `Ring`'s named accessors.
 - The ring lock is `flock` on a file each process opens itself, plus a thread lock, so the
-  kernel releases it when its holder dies. The writer takes no lock: it reads up to `head`.
+  kernel releases it when its holder dies. The writer takes no lock (it reads up to `head`)
+  but to repair a broken head.
 - Bytes in the ring are never unpickled or evaluated: the writer checks length and CRC and
   decodes records with orjson.
 """
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
-import struct
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from parquet_logger.errors import RingError
-from parquet_logger.transport import ring_file
+from parquet_logger.transport import ring_file, ring_frames
+from parquet_logger.transport.ring_frames import Body, Span, frame_size
 from parquet_logger.transport.ring_lock import RingLock
 from parquet_logger.transport.statedir import StateDir
 
+log = logging.getLogger("parquet_logger")
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
 # a writer of different versions must not share a ring. 2: wire v2 records, upload words.
 LAYOUT_VERSION = 2
 HEADER_SIZE = 4096
-FRAME_HEADER = struct.Struct("<II")
 MIN_CAPACITY = 64 * 1024
 
 # Word indexes into the header viewed as u64 (offset // 8). Private: other modules use the
@@ -83,11 +99,12 @@ _WRITER_HEARTBEAT = 33
 _CORRUPT_FRAMES = 34
 _UPLOAD_SETTLED = 40
 _UPLOAD_FAILURES = 41
-
-
-def frame_size(body_len: int) -> int:
-    """Bytes a record of `body_len` bytes takes in the ring, header and padding included."""
-    return (FRAME_HEADER.size + body_len + 7) & ~7
+_SKIPPED_SLOTS = 48  # 8 (start, end) pairs up to word 63
+SKIPPED_SLOT_COUNT = 8
+# No ring moves 2**62 bytes (4 EiB) in its life: a position at or past this is garbage, and
+# keeps `position + frame` clear of the u64 overflow.
+POSITION_LIMIT = 1 << 62
+_MAX_REPLACEMENTS = 3  # unusable rings replaced in one attach before giving up
 
 
 def _header(capacity: int) -> bytes:
@@ -101,6 +118,32 @@ def _header(capacity: int) -> bytes:
     words[_CREATED] = time.time_ns()
     words.release()
     return bytes(header)
+
+
+def _header_problem(words: memoryview, size: int) -> str | None:
+    """Why a mapped file is not a usable ring, or None. A ring of another layout version is
+    usable by that version's writer: not a problem here (`Ring.__init__` refuses it)."""
+    if words[_MAGIC] != MAGIC:
+        return "no ring header (garbage or a foreign file)"
+    capacity = int(words[_CAPACITY])
+    if words[_VERSION] != LAYOUT_VERSION:
+        return None
+    if capacity < MIN_CAPACITY or capacity % 8 or HEADER_SIZE + capacity > size:
+        return f"capacity {capacity} does not fit a file of {size} bytes (truncated or garbage)"
+    committed = int(words[_COMMITTED])
+    if committed % 8 or committed >= POSITION_LIMIT:
+        return f"committed position {committed} is impossible"
+    return None
+
+
+class UnusableRingError(RingError):
+    """The file at a ring's path is not a usable ring; it is moved aside and replaced."""
+
+    def __init__(self, path: Path, inode: int, reason: str) -> None:
+        super().__init__(f"{path} is not a usable parquet-logger ring: {reason}")
+        self.path = path
+        self.inode = inode  # the file judged: a replacement made meanwhile is not touched
+        self.reason = reason
 
 
 class _Word:
@@ -146,20 +189,30 @@ class Ring:
     """One mapping of a ring file. Producers call `put`; the single writer `read` and `commit`."""
 
     def __init__(self, path: Path, fd: int) -> None:
+        """Map the ring file open at `fd` (the descriptor is closed, whatever happens).
+
+        Raises:
+            UnusableRingError: the file is not a usable ring (too small, garbage header,
+                absurd capacity or committed position): `create_or_attach` replaces it.
+            RingError: a ring of another layout (another version's writer serves it).
+        """
         self.path = path
-        size = os.fstat(fd).st_size
-        if size < HEADER_SIZE + MIN_CAPACITY:
-            raise RingError(f"{path} is too small ({size} bytes) to be a ring")
-        # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page fault
-        # on the first touch of each page later, in the middle of some callback.
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        self._mmap = mmap.mmap(fd, size, flags, mmap.PROT_READ | mmap.PROT_WRITE)
-        os.close(fd)
+        try:
+            st = os.fstat(fd)
+            if st.st_size < HEADER_SIZE + MIN_CAPACITY:
+                raise UnusableRingError(path, st.st_ino, f"too small ({st.st_size} bytes)")
+            # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page
+            # fault on the first touch of each page later, in the middle of some callback.
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            self._mmap = mmap.mmap(fd, st.st_size, flags, mmap.PROT_READ | mmap.PROT_WRITE)
+        finally:
+            os.close(fd)
         view = memoryview(self._mmap)
         self._words = view[:HEADER_SIZE].cast("Q")
-        if self._words[_MAGIC] != MAGIC:
+        problem = _header_problem(self._words, st.st_size)
+        if problem is not None:
             self._release_views(view)
-            raise RingError(f"{path} is not a parquet-logger ring")
+            raise UnusableRingError(path, st.st_ino, problem)
         if self._words[_VERSION] != LAYOUT_VERSION:
             found = int(self._words[_VERSION])
             self._release_views(view)
@@ -170,14 +223,14 @@ class Ring:
                 "the file only if no writer runs (records in it not yet written are lost)"
             )
         self.capacity = int(self._words[_CAPACITY])
-        if HEADER_SIZE + self.capacity > size or self.capacity % 8:
-            self._release_views(view)
-            raise RingError(f"{path} has a corrupt header (capacity {self.capacity})")
         self._data = view[HEADER_SIZE : HEADER_SIZE + self.capacity]
         self._view = view
-        # Per-process producer state: where this process's last record ends (for flush), and
-        # the committed position at which a put last gave up (to not wait again in vain).
+        # Per-process producer state: where this process's last record ends (for flush),
+        # where its first record since its last flush starts (to tell whether a span the
+        # writer skipped as corrupt may hold some of its records), and the committed
+        # position at which a put last gave up (to not wait again in vain).
         self.last_put_end = 0
+        self._unchecked_from: int | None = None
         self._gave_up_at: int | None = None
         # Drops counted while the ring lock was out of reach: [events, bytes], added to the
         # header's counters at the next put that gets the lock.
@@ -203,7 +256,30 @@ class Ring:
             raise ValueError(
                 f"capacity must be a multiple of 8 and at least {MIN_CAPACITY}, got {capacity}"
             )
-        return cls(*ring_file.open_or_create(state, HEADER_SIZE + capacity, _header(capacity)))
+        set_aside: list[tuple[UnusableRingError, str]] = []
+        for attempt in range(_MAX_REPLACEMENTS + 1):
+            found = ring_file.open_or_create(state, HEADER_SIZE + capacity, _header(capacity))
+            try:
+                ring = cls(*found)
+            except UnusableRingError as exc:
+                if attempt == _MAX_REPLACEMENTS:
+                    raise
+                # None: another process moved it aside already; look again either way.
+                kept = ring_file.quarantine(state, exc.path, exc.inode)
+                if kept is not None:
+                    set_aside.append((exc, kept))
+                continue
+            for unusable, kept in set_aside:
+                log.warning(
+                    "parquet-logger: %s; moved aside to %s for inspection, and %s serves %s "
+                    "as a new ring (records the old one held are lost)",
+                    unusable,
+                    kept,
+                    ring.path,
+                    state.log_dir,
+                )
+            return ring
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @classmethod
     def attach(cls, state: StateDir) -> Ring | None:
@@ -247,7 +323,12 @@ class Ring:
 
     writer_pid = _Word(_WRITER_PID, "The live writer's pid (0 once it has exited cleanly).")
     writer_heartbeat_ns = _Word(_WRITER_HEARTBEAT, "When the writer last passed its loop.")
-    corrupt_frames = _Word(_CORRUPT_FRAMES, "Frames skipped for a bad length or checksum.")
+
+    @property
+    def corrupt_frames(self) -> int:
+        """Corrupt spans the writers of this ring skipped (each one damaged frame or more)."""
+        return int(self._words[_CORRUPT_FRAMES])
+
     upload_settled = _Word(
         _UPLOAD_SETTLED, "Position up to which every file is uploaded or definitively failed."
     )
@@ -307,13 +388,17 @@ class Ring:
             try:
                 head = w[_HEAD]
                 fill = head - w[_COMMITTED]
-                if size <= self.capacity - fill:
-                    self._write_frame(head, body, crc)
+                # An impossible fill (a corrupt head or committed) finds no room: the
+                # writer repairs the positions, a put never writes by them.
+                if 0 <= fill <= self.capacity - size and head < POSITION_LIMIT:
+                    ring_frames.write(self._data, head, body, crc)
                     end = head + size
                     w[_HEAD] = end  # the publishing store
                     if fill + size > w[_HIGH_WATER]:
                         w[_HIGH_WATER] = fill + size
                     self.last_put_end = end
+                    if self._unchecked_from is None:
+                        self._unchecked_from = head
                     self._gave_up_at = None
                     return True
                 now = time.monotonic()
@@ -352,17 +437,6 @@ class Ring:
         if self._acquire(lock, time.monotonic()):
             lock.release()
 
-    def _write_frame(self, head: int, body: bytes, crc: int) -> None:
-        cap = self.capacity
-        data = self._data
-        offset = head % cap
-        FRAME_HEADER.pack_into(data, offset, len(body), crc)
-        start = (offset + FRAME_HEADER.size) % cap
-        first = min(len(body), cap - start)
-        data[start : start + first] = body[:first]
-        if first < len(body):
-            data[: len(body) - first] = body[first:]
-
     def request_flush(self, lock: RingLock, timeout_s: float = -1.0) -> None:
         """Ask the writer to write out everything it holds now (it watches this counter).
 
@@ -380,55 +454,96 @@ class Ring:
             lock.release()
 
     # ----------------------------------------------------------------- writer side
-    def read(self, pos: int, max_bytes: int) -> tuple[list[bytes | memoryview], int, int]:
+    def read(self, pos: int, max_bytes: int) -> tuple[list[Body], int, list[Span]]:
         """Read published records from `pos`, up to about `max_bytes`.
 
-        Returns (bodies, new position, corrupt frames skipped). A body is a view into the
-        ring, not a copy (one frame that wraps around the end is copied): it stays valid
-        until the writer commits past it, since producers only write into committed space.
-        A frame whose length is impossible ends the read at `head` (framing is lost,
-        everything up to head is counted as one corrupt span); a frame whose CRC fails is
-        skipped on its own.
+        Returns (bodies, new position, spans skipped as corrupt): see `ring_frames.read`.
+        A body is a view into the ring, not a copy (one frame that wraps around the end is
+        copied): it stays valid until the writer commits past it, since producers only
+        write into committed space.
         """
-        head = int(self._words[_HEAD])
-        cap = self.capacity
-        data = self._data
-        bodies: list[bytes | memoryview] = []
-        corrupt = 0
-        limit = pos + max_bytes
-        unpack = FRAME_HEADER.unpack_from
-        while pos < head and pos < limit:
-            length, crc = unpack(data, pos % cap)
-            size = (FRAME_HEADER.size + length + 7) & ~7  # frame_size, inlined: per record
-            if length == 0 or size > head - pos:
-                return bodies, head, corrupt + 1
-            start = (pos + FRAME_HEADER.size) % cap
-            body: bytes | memoryview
-            if start + length <= cap:
-                body = data[start : start + length]
-            else:
-                body = bytes(data[start:]) + bytes(data[: length - (cap - start)])
-            if zlib.crc32(body) == crc:
-                bodies.append(body)
-            else:
-                corrupt += 1
-            pos += size
-        return bodies, pos, corrupt
+        return ring_frames.read(self._data, pos, int(self._words[_HEAD]), max_bytes)
 
     def pending_records(self) -> int:
         """How many published records the writer has not committed yet (all producers'):
         a walk over the frame headers from committed to head, without reading bodies."""
-        pos, head, cap = int(self._words[_COMMITTED]), int(self._words[_HEAD]), self.capacity
-        count = 0
-        while pos < head:
-            length = FRAME_HEADER.unpack_from(self._data, pos % cap)[0]
-            size = frame_size(length)
-            if length == 0 or size > head - pos:
-                return count + 1  # framing lost: at least this one
-            count += 1
-            pos += size
-        return count
+        w = self._words
+        return ring_frames.count(self._data, int(w[_COMMITTED]), int(w[_HEAD]))
 
     def commit(self, pos: int) -> None:
         """Free the ring up to `pos`: every record before it is in a durable file."""
         self._words[_COMMITTED] = pos
+
+    def note_skipped(self, span: Span) -> None:
+        """Log a span the writer skipped as corrupt: its slot first, then the count, so a
+        producer that reads the count and then the slots never takes a half-written one."""
+        w = self._words
+        number = int(w[_CORRUPT_FRAMES])
+        slot = _SKIPPED_SLOTS + 2 * (number % SKIPPED_SLOT_COUNT)
+        w[slot], w[slot + 1] = span
+        w[_CORRUPT_FRAMES] = number + 1
+
+    def positions_broken(self, floor: int) -> bool:
+        """Whether head is impossible for a writer that has read or seen it up to `floor`:
+        behind that, more than `capacity` ahead of committed, or not a frame boundary."""
+        head, committed = int(self._words[_HEAD]), int(self._words[_COMMITTED])
+        return head < floor or head - committed > self.capacity or head % 8 != 0
+
+    def repair_head(self, lock: RingLock, lock_wait_s: float, floor: int) -> Span | None:
+        """Skip a broken head (the writer, once everything it read is committed): move head
+        and committed to `committed + capacity`, past any position a producer can have
+        written, so nothing published is read twice or reported written. Returns the span
+        skipped, or None (the positions are fine after all, or the ring lock was busy).
+        """
+        if not lock.acquire(lock_wait_s):
+            return None
+        try:  # under the ring lock: no producer is between reading head and publishing
+            if not self.positions_broken(floor):
+                return None
+            committed = int(self._words[_COMMITTED])
+            jump = committed + self.capacity
+            self._words[_HEAD] = jump
+            self._words[_COMMITTED] = jump
+            return committed, jump
+        finally:
+            lock.release()
+
+    # ----------------------------------------------------------------- corruption, producer side
+    def skipped_spans(self) -> tuple[int, list[Span]]:
+        """(spans ever skipped, the last ones still in their slots, oldest first)."""
+        w = self._words
+        while True:
+            count = int(w[_CORRUPT_FRAMES])
+            first = max(0, count - SKIPPED_SLOT_COUNT)
+            spans = []
+            for number in range(first, count):
+                slot = _SKIPPED_SLOTS + 2 * (number % SKIPPED_SLOT_COUNT)
+                spans.append((int(w[slot]), int(w[slot + 1])))
+            # A slot read may have been reused meanwhile only if the count moved past it.
+            if int(w[_CORRUPT_FRAMES]) - SKIPPED_SLOT_COUNT <= first:
+                return count, spans
+
+    def skipped_among_puts(self, target: int) -> Span | None:
+        """Once the writer has committed past `target` (this process's last record end): a
+        span it skipped as corrupt that overlaps this process's records since the last call,
+        or None. The span may hold other processes' records only; it is reported all the
+        same, since nothing tells whose records were in garbage.
+        """
+        start, self._unchecked_from = self._unchecked_from, None
+        if self.last_put_end > target:
+            self._unchecked_from = target  # records put meanwhile: checked next time
+        if start is None or start >= target:
+            return None
+        count, spans = self.skipped_spans()
+        for span in spans:
+            if span[0] < target and span[1] > start:
+                return span
+        if count > len(spans) and spans and spans[0][0] > start:
+            # Older spans are no longer in their slots; they lie before the oldest kept one.
+            return start, min(spans[0][0], target)
+        return None
+
+    def forget_puts(self) -> None:
+        """A forked child's fresh producer state: the parent's records are not its own."""
+        self.last_put_end = 0
+        self._unchecked_from = None

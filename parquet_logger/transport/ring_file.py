@@ -9,10 +9,13 @@ here, never as a SIGBUS in a producer later.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import shutil
 import stat
+import time
 from pathlib import Path
 
 from parquet_logger.errors import RingError
@@ -83,6 +86,58 @@ def open_or_create(state: StateDir, size: int, header: bytes) -> tuple[Path, int
         )
     finally:
         os.close(lock_fd)
+
+
+def quarantine(state: StateDir, path: Path, inode: int) -> str | None:
+    """Move an unusable ring aside into the state folder (owner-only), for inspection.
+
+    Only the file judged unusable (`inode`) is moved: under the ring-creation lock, a ring
+    another process has put in its place meanwhile is left alone. Returns where it went (a
+    path, or why it could not be kept, in which case it is removed all the same: a bad
+    file at the ring's path must never make the directory unusable), or None when another
+    process moved it already.
+    """
+    lock_fd = open_private(state.ring_create_lock)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            if os.lstat(path).st_ino != inode:
+                return None
+        except FileNotFoundError:
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        dest = state.root / f"ring.quarantined-{stamp}-{os.getpid()}"
+        try:
+            _move_private(path, dest)
+        except OSError as exc:
+            dest.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+            return f"nowhere: it could not be kept ({exc}) and was removed"
+        return str(dest)
+    finally:
+        os.close(lock_fd)
+
+
+def _move_private(path: Path, dest: Path) -> None:
+    """Move `path` to `dest` as an owner-only file: a rename within one file system, else a
+    copy (a /dev/shm ring into the state folder) and an unlink."""
+    try:
+        os.rename(path, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            out = open_private(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            try:
+                with open(src, "rb", closefd=False) as r, open(out, "wb", closefd=False) as w:
+                    shutil.copyfileobj(r, w, 1024 * 1024)
+            finally:
+                os.close(out)
+        finally:
+            os.close(src)
+        path.unlink()
+    os.chmod(dest, 0o600)
 
 
 def _create(path: Path, size: int, header: bytes) -> int:
