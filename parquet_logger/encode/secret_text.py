@@ -27,18 +27,23 @@ from typing import Any
 MASK = "***"
 _WORD_START = r"(?:(?<![A-Za-z0-9]{p})|(?<=\\[nrtbf]{p}))"  # `{p}`: the literal just read
 
-# Each regex starts with a literal and captures, as group 1, what the mask keeps.
-_SHAPES = (
-    r"(sk-)" + _WORD_START.format(p="sk-") + r"[A-Za-z0-9_\-]{16,}",
-    r"(A[KS]IA)[A-Z0-9]{16}",
-    r"(gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}",
-    r"(eyJ)[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*",
+# (regex, gate): each regex starts with a literal and captures, as group 1, what the mask
+# keeps; a gate is a set of characters one of which the text must hold for the regex to run (a
+# one-character `in` is a memchr, ~10 times cheaper than the regex's scan).
+_SHAPES: tuple[tuple[str, str], ...] = (
+    (r"(sk-)" + _WORD_START.format(p="sk-") + r"[A-Za-z0-9_\-]{16,}", ""),
+    (r"(A[KS]IA)[A-Z0-9]{16}", "KS"),
+    (r"(gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}", ""),
+    (r"(eyJ)[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*", "J"),
     # "earer" first (a literal): `B`/`b` is checked behind it; the token must hold a digit, so
     # prose ("the bearer of bad news") is left alone.
-    r"(earer(?<=[Bb]earer)(?:\s|\\[nt])+)(?=[A-Za-z0-9._~+/\-]*[0-9])[A-Za-z0-9._~+/\-]{8,}=*",
+    (
+        r"(earer(?<=[Bb]earer)(?:\s|\\[nt])+)(?=[A-Za-z0-9._~+/\-]*[0-9])[A-Za-z0-9._~+/\-]{8,}=*",
+        "",
+    ),
+    # A URL's password: `://user:` kept, the rest up to `@` masked.
+    (r"(://[^\s/?#@:\"'\\]*:)[^\s/?#@\"'\\]+(?=@)", "@"),
 )
-# A URL's password: `://user:` kept, the rest up to `@` masked.
-_USERINFO = r"(://[^\s/?#@:\"'\\]*:)[^\s/?#@\"'\\]+(?=@)"
 # `name=value` (a URL query item, a config line, `api_key=…` in a message): found by its "=";
 # the name before it is judged by the key rule.
 _ASSIGNED = r"=[^\s&;#,\"'\\]+"
@@ -55,35 +60,37 @@ class CredentialText:
 
     def __init__(self, is_secret_key: Callable[[str], bool]) -> None:
         self._is_secret_key = is_secret_key
-        self._bytes: list[tuple[re.Pattern[bytes], Any]] = [
-            (re.compile(p.encode()), rb"\1" + MASK.encode()) for p in _SHAPES
+        mask = r"\1" + MASK
+        self._str: list[tuple[re.Pattern[str], tuple[str, ...], Any]] = [
+            (re.compile(p), tuple(gate), mask) for p, gate in _SHAPES
         ]
-        self._bytes += [
-            (re.compile(_USERINFO.encode()), rb"\1" + MASK.encode()),
-            (re.compile(_ASSIGNED.encode()), self._assigned),
+        self._str.append((re.compile(_ASSIGNED), ("=",), self._assigned))
+        self._bytes: list[tuple[re.Pattern[bytes], tuple[bytes, ...], Any]] = [
+            (re.compile(p.encode()), tuple(g.encode() for g in gate), mask.encode())
+            for p, gate in _SHAPES
         ]
-        self._str: list[tuple[re.Pattern[str], Any]] = [
-            (re.compile(p), r"\1" + MASK) for p in _SHAPES
-        ]
-        self._str += [
-            (re.compile(_USERINFO), r"\1" + MASK),
-            (re.compile(_ASSIGNED), self._assigned),
-        ]
+        self._bytes.append((re.compile(_ASSIGNED.encode()), (b"=",), self._assigned))
         self._name_before = re.compile(_NAME_BEFORE)
         self._name_before_bytes = re.compile(_NAME_BEFORE.encode())
 
     def mask_bytes(self, data: bytes) -> bytes:
         """`data` (JSON or text) with every credential shape masked; `data` itself if none."""
-        for pattern, replace in self._bytes:
+        for pattern, gate, replace in self._bytes:
+            if gate and not any(char in data for char in gate):
+                continue
             if pattern.search(data) is not None:
-                data = pattern.sub(replace, data)
+                masked = pattern.sub(replace, data)
+                data = data if masked == data else masked  # a `name=` judged not secret
         return data
 
     def mask_str(self, text: str) -> str:
         """`text` with every credential shape masked; `text` itself if none."""
-        for pattern, replace in self._str:
+        for pattern, gate, replace in self._str:
+            if gate and not any(char in text for char in gate):
+                continue
             if pattern.search(text) is not None:
-                text = pattern.sub(replace, text)
+                masked = pattern.sub(replace, text)
+                text = text if masked == text else masked  # a `name=` judged not secret
         return text
 
     def _assigned(self, match: re.Match[Any]) -> Any:
