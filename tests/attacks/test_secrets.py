@@ -239,6 +239,10 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         for logger in loggers:
             logger.flush(timeout=60)
         assert sum(lg.stats()["callback_failures"] for lg in loggers) == 0
+        # Only the failing hook's scenario counts (once per string it was given).
+        assert [lg.stats()["redact_hook_failures"] > 0 for lg in loggers] == [
+            name == "redact hook that fails" for name in table
+        ]
         yield Outcome(table, everything_written(log_dir, StateDir.for_log_dir(log_dir).shm_ring))
     finally:
         for logger in loggers:
