@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core >
 _US_PER_DAY = 86_400_000_000
 _NO_USAGE = Usage()
 _NO_RUN = RunStart(0, None, None, None, None, None)  # an event outside any known run
-_TEXT_COLUMNS = ("custom_id", "run_type", "name", "model", "provider")
+_REPEATED_TEXT_COLUMNS = ("run_type", "name", "model", "provider")
 
 
 class RecordBuilder:
@@ -100,11 +100,14 @@ class RecordBuilder:
             "pid": self._pid,
             "schema_version": wire.SCHEMA_VERSION,
         }
-        text = self._redactor.text  # the typed columns of free text: masked like the payload
-        for column in _TEXT_COLUMNS:
+        # The typed columns of free text are masked like the payload.
+        text = self._redactor.text
+        for column in _REPEATED_TEXT_COLUMNS:
             value = meta[column]
             if type(value) is str:
                 meta[column] = text(value)
+        if custom_id and type(custom_id) is str:
+            meta["custom_id"] = text(custom_id, remember=False)
         partition = self._partition(ts_us, kind)
         try:
             return wire.encode(partition, meta, payload)

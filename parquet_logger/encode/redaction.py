@@ -36,7 +36,7 @@ RedactHook = Callable[[tuple[str, ...], str], str]
 log = logging.getLogger("parquet_logger")
 
 _MAX_LEARNED_KEYS = 65536  # keys made of data must not grow the caches forever
-_MAX_LEARNED_TEXTS = 4096
+_MAX_LEARNED_TEXTS = 1024
 _MAX_REPR_CHARS = 1 << 16  # a longer tool input string is left to the shape masks
 # `'key': 'value'` (or with double quotes) in a Python repr; escapes inside the value skipped.
 _QUOTED_PAIR = re.compile(r"""(['"])(\w[\w\-. ]*)\1(\s*:\s*)(['"])(?:[^'"\\]|\\.)*\4""")
@@ -191,17 +191,24 @@ class Redactor:
         new = self._user_text(tree, (), self.hook if hook else None)
         return data if new is tree else orjson.dumps(new)
 
-    def text(self, value: str) -> str:
-        """A typed column's string with credential shapes and the user's patterns masked."""
+    def text(self, value: str, *, remember: bool = True) -> str:
+        """A typed column's string with credential shapes and the user's patterns masked.
+
+        Args:
+            value: the column's text.
+            remember: cache the answer: for values that repeat (a model's name), not for
+                ones unique to a run (a custom id), which would only fill the cache.
+        """
         known = self._texts.get(value)
         if known is not None:
             return known
         masked = self.shapes.mask_str(value)
         for pattern in self.patterns:
             masked = pattern.sub(REDACTED, masked)
-        if len(self._texts) >= _MAX_LEARNED_TEXTS:
-            self._texts.clear()
-        self._texts[value] = masked
+        if remember:
+            if len(self._texts) >= _MAX_LEARNED_TEXTS:
+                self._texts.clear()
+            self._texts[value] = masked
         return masked
 
     def repr_text(self, text: str) -> str:

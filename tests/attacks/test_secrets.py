@@ -160,7 +160,7 @@ def failing_hook() -> Scenario:
 
 def scenarios(base_url: str) -> dict[str, Scenario]:
     headers_secret, url_secret, meta_secret, bearer = (new_secret() for _ in range(4))
-    url_key = new_secret("openai")
+    url_key, id_key, name_key = new_secret("openai"), new_secret("openai"), new_secret("github")
     table = {f"key name {n}": key_name(n) for n in KEY_NAMES}
     table |= {f"{kind} key in free text": shaped(kind) for kind in SHAPES}
     table |= {
@@ -189,6 +189,11 @@ def scenarios(base_url: str) -> dict[str, Scenario]:
                 }
             ),
             kept=[b"proxy.example", b"db.example"],
+        ),
+        "typed columns: custom id and run name": Scenario(
+            [id_key, name_key],
+            invoke(tags=[f"logger_custom_id:job {id_key}"], run_name=f"agent {name_key}"),
+            kept=[b"job sk-***", b"agent ghp_***"],
         ),
         "logger_metadata": Scenario(
             [meta_secret], invoke(), {"logger_metadata": {"cfg": {"token": meta_secret}}}
