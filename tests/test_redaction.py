@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from langchain_core.load import dumpd
 from langchain_core.load.serializable import Serializable
 
-from parquet_logger.encode.redaction import REDACTED, is_secret_key, redact_json, scrub
+from parquet_logger.encode.json_redaction import redact_json
+from parquet_logger.encode.redaction import REDACTED, is_secret_key, scrub
 from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.encode.shrink import shrink
 
@@ -62,6 +63,11 @@ class FakeChatModel(Serializable):
         "google_application_credentials",
         "cookie",
         "Set-Cookie",
+        # issue #12: names the first rule missed
+        *("token", "Token", "key", "Auth", "bearer", "session", "sig", "pass", "pwd"),
+        *("apiKeys", "api_keys", "subscription_key", "Ocp-Apim-Subscription-Key"),
+        *("account_key", "AccountKey", "connection_string", "ConnectionString", "x-api-key"),
+        *("sessionToken", "X-Amz-Security-Token", "auth_token", "db_pass"),
     ],
 )
 def test_secret_keys(key: str) -> None:
@@ -72,24 +78,38 @@ def test_secret_keys(key: str) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "token",
-        "Token",
         "max_tokens",
         "total_tokens",
         "input_tokens",
+        "output_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "reasoning_tokens",
         "token_usage",
         "tokens",
         "maxTokens",
-        "key",
+        "max_token",
+        "eos_token",
+        "keys",
+        "key_name",
+        "cache_key",
+        "sort_key",
+        "primary_key",
         "cache_key_prefix",
+        "session_id",
+        "passage",
+        "signal",
         "model_name",
         "type",
         "lc",
         "prompt",
+        "",
+        "_",
     ],
 )
 def test_ordinary_keys(key: str) -> None:
-    """Token counts, the bare key `token` and ordinary fields are not secret."""
+    """Token counts, data keys (`cache_key`, `keys`), `session_id` and ordinary fields are
+    not secret: the rule judges words, not substrings."""
     assert not is_secret_key(key)
 
 
@@ -134,9 +154,11 @@ def test_secret_marker_under_an_innocent_key() -> None:
 
 
 def test_token_counts_untouched() -> None:
-    """max_tokens, total_tokens and the bare key token keep their values."""
-    data = orjson.dumps({"max_tokens": 5, "usage": {"total_tokens": 9}, "token": "t"})
+    """max_tokens, total_tokens, token_usage and the keys list keep their values."""
+    tree = {"max_tokens": 5, "token_usage": {"total_tokens": 9}, "keys": ["a"], "key_name": "k"}
+    data = orjson.dumps(tree)
     assert redact_json(data) is data
+    assert scrub(tree) is tree
 
 
 def test_clean_input_returned_unchanged() -> None:

@@ -37,6 +37,14 @@ from parquet_logger.capture.settings import LoggerSettings, parse_partition_on
         ({"on_queue_full": 1}, TypeError, "on_queue_full"),
         ({"start_writer": "yes"}, TypeError, "start_writer"),
         ({"max_file_bytes": 1.5}, TypeError, "max_file_bytes"),
+        ({"redact_keys": "badge_no"}, TypeError, "redact_keys"),
+        ({"redact_keys": [1]}, TypeError, "redact_keys"),
+        ({"redact_keys": [" "]}, ValueError, "redact_keys"),
+        ({"redact_patterns": r"\d+"}, TypeError, "redact_patterns"),
+        ({"redact_patterns": [b"x"]}, TypeError, "redact_patterns"),
+        ({"redact_patterns": ["("]}, ValueError, "redact_patterns"),
+        ({"redact_patterns": ["x*"]}, ValueError, "redact_patterns"),
+        ({"redact": "hash"}, TypeError, "redact"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, error, names):

@@ -46,6 +46,7 @@ class ContentBuilder:
         self._enabled = settings.enabled
         self._fragment_bytes = settings.max_event_bytes // 2
         self._serialized_bytes = settings.max_event_bytes // 4
+        self._redactor = settings.redactor
         # id(serialized) -> (the object, its redacted JSON). LangChain hands every call of a
         # model the same cached `serialized` dict (a cached_property of the model), which
         # often holds a secret marker: redacting it once per model, not per event, keeps the
@@ -74,11 +75,12 @@ class ContentBuilder:
     def own(self, event: CallbackEvent) -> Content:
         """The content of an event the user logs (`log_event`): its data, no callback."""
         # No callback arguments to keep: `raw` stays empty rather than repeat `data`.
-        return Content(event.inputs, {}, self.runs.get(event.run_id))
+        # Its keys are the user's, not the schema's: scrubbed here, top level included.
+        return Content(self._redactor.scrub(event.inputs), {}, self.runs.get(event.run_id))
 
     def _fragment(self, obj: Any) -> orjson.Fragment:
         """`obj` encoded once, to appear in both `data` and `raw` without a second dump."""
-        return orjson.Fragment(safe_json(obj, self._fragment_bytes)[0])
+        return orjson.Fragment(safe_json(obj, self._fragment_bytes, self._redactor)[0])
 
     def _fragments(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Each of a callback's arguments encoded once (`_fragment`), under its name."""
@@ -119,7 +121,12 @@ class ContentBuilder:
         run = self._remember(event, run_type, name)
         if kind not in self._enabled:
             return None
-        inputs = self._fragments(event.inputs)
+        arguments = event.inputs
+        input_str = arguments.get("input_str")
+        if kind == EventType.TOOL_START and type(input_str) is str:
+            # LangChain's `str(inputs)`: the structured `inputs` is scrubbed, this text too.
+            arguments = {**arguments, "input_str": self._redactor.repr_text(input_str)}
+        inputs = self._fragments(arguments)
         raw = {"serialized": self._serialized(event.serialized), **inputs, "kwargs": kwargs}
         return Content({**inputs, "name": name}, raw, run)
 
@@ -144,7 +151,7 @@ class ContentBuilder:
         hit = self._serialized_json.get(id(serialized))
         if hit is not None and hit[0] is serialized:
             return hit[1]
-        encoded = orjson.Fragment(safe_json(serialized, self._serialized_bytes)[0])
+        encoded = orjson.Fragment(safe_json(serialized, self._serialized_bytes, self._redactor)[0])
         if len(self._serialized_json) >= _MAX_CACHED_SERIALIZED:
             self._serialized_json.clear()
         self._serialized_json[id(serialized)] = (serialized, encoded)

@@ -21,6 +21,7 @@ from parquet_logger.capture.events import EventType, ignore_flags
 from parquet_logger.capture.record import RecordBuilder
 from parquet_logger.capture.settings import LoggerSettings, s3_settings
 from parquet_logger.capture.tagging import CUSTOM_ID_PREFIX
+from parquet_logger.encode.redaction import RedactHook
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport import attachment as attachment_registry
 from parquet_logger.transport import forking
@@ -56,6 +57,20 @@ class ParquetLogger(LangChainCallbacks):
         start_writer: start a writer for the directory when none is running.
         s3_bucket, s3_prefix, s3_on_failure, s3_retry_attempts: upload every finished file
             to S3 (see S3Config); or pass `s3_config=S3Config(...)` for every setting.
+        redact_keys: more key names whose values are stored as "***", on top of the
+            built-in credential names (`api_key`, `token`, `password`, `Authorization`...);
+            compared by their words, so "badge_no" also matches "BadgeNo" and "badge-no".
+        redact_patterns: more regexes (str or compiled); their matches in any string of the
+            payload, the typed columns and logger_metadata become "***".
+        redact: `redact(path, value) -> str`, called for every string of the payload after
+            the other rules (`path`: the keys and list positions, as strings, from the
+            payload's root, e.g. ("data", "messages", "0", "1", "content")); it returns
+            what to store (the value, a mask, a hash, ""). If it raises (or returns a
+            non-str), the event is stored with its content replaced by
+            "redact hook failed: <type>" and `stats()["redact_hook_failures"]` counts it.
+            A logger pickles with its hook: pass a module-level function (pickled by
+            name) if the logger goes to spawn or forkserver workers; a lambda or a
+            nested function cannot be pickled.
 
     Raises:
         ValueError, TypeError: a parameter is invalid (the message names it).
@@ -87,6 +102,9 @@ class ParquetLogger(LangChainCallbacks):
         max_tracked_runs: int = 100_000,
         atexit_timeout_s: float = 30.0,
         start_writer: bool = True,
+        redact_keys: Iterable[str] = (),
+        redact_patterns: Iterable[str | re.Pattern[str]] = (),
+        redact: RedactHook | None = None,
     ) -> None:
         settings = LoggerSettings(
             log_dir=log_dir,  # type: ignore[arg-type]
@@ -104,6 +122,9 @@ class ParquetLogger(LangChainCallbacks):
             atexit_timeout_s=atexit_timeout_s,
             start_writer=start_writer,
             s3=s3_settings(s3_bucket, s3_prefix, s3_on_failure, s3_retry_attempts, s3_config),
+            redact_keys=redact_keys,
+            redact_patterns=redact_patterns,
+            redact=redact,
         )
         self._setup(settings)
 
@@ -233,7 +254,8 @@ class ParquetLogger(LangChainCallbacks):
             attachment_registry.release(attachment)
 
     def stats(self) -> dict[str, Any]:
-        """Counters: this logger's callback failures and drops, and the ring's figures."""
+        """Counters: this logger's callback failures, drops and failed redact hook calls, and
+        the ring's figures."""
         attachment = self._attachment
         ring: RingStats | None = (
             attachment.stats() if attachment and not attachment.closed else None
@@ -241,6 +263,7 @@ class ParquetLogger(LangChainCallbacks):
         return {
             "callback_failures": self._failures,
             "dropped_events": self._dropped,
+            "redact_hook_failures": self.settings.redactor.hook_failures,
             "ring": ring,
         }
 

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core >
 _US_PER_DAY = 86_400_000_000
 _NO_USAGE = Usage()
 _NO_RUN = RunStart(0, None, None, None, None, None)  # an event outside any known run
+_REPEATED_TEXT_COLUMNS = ("run_type", "name", "model", "provider")
 
 
 class RecordBuilder:
@@ -38,6 +39,7 @@ class RecordBuilder:
         self._keys = settings.partition_keys
         self._metadata_json = settings.logger_metadata_json
         self._max_event_bytes = settings.max_event_bytes
+        self._redactor = settings.redactor
         self._host = host_name()
         self._pid = os.getpid()
         self._day = -1
@@ -71,7 +73,9 @@ class RecordBuilder:
                 "metadata": started.metadata,
             },
         }
-        payload = envelope_json(head, content.data, content.raw, self._max_event_bytes)
+        payload = envelope_json(
+            head, content.data, content.raw, self._max_event_bytes, self._redactor
+        )
         usage = content.usage or _NO_USAGE
         meta = {
             "timestamp": ts_us,
@@ -96,6 +100,14 @@ class RecordBuilder:
             "pid": self._pid,
             "schema_version": wire.SCHEMA_VERSION,
         }
+        # The typed columns of free text are masked like the payload.
+        text = self._redactor.text
+        for column in _REPEATED_TEXT_COLUMNS:
+            value = meta[column]
+            if type(value) is str:
+                meta[column] = text(value)
+        if custom_id and type(custom_id) is str:
+            meta["custom_id"] = text(custom_id, remember=False)
         partition = self._partition(ts_us, kind)
         try:
             return wire.encode(partition, meta, payload)

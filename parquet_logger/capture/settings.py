@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import orjson
 
 from parquet_logger.capture.events import EventType, parse_event_types
+from parquet_logger.encode.redaction import RedactHook, Redactor
 from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport.writer_config import MIB, WRITER_DEFAULTS, WriterSettings
@@ -66,12 +68,16 @@ class LoggerSettings:
     atexit_timeout_s: float = 30.0
     start_writer: bool = True
     s3: S3Config | None = WRITER_DEFAULTS.s3
+    redact_keys: Iterable[str] = ()
+    redact_patterns: Iterable[str | re.Pattern[str]] = ()
+    redact: RedactHook | None = None
 
     # Derived once here so that the per-event path reads plain attributes.
     writer: WriterSettings = field(init=False)
     partition_keys: tuple[str, ...] = field(init=False)
     enabled: frozenset[EventType] = field(init=False)
     logger_metadata_json: str = field(init=False)
+    redactor: Redactor = field(init=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.log_dir, str | os.PathLike):
@@ -101,7 +107,16 @@ class LoggerSettings:
                 f"max_event_bytes must be between 4096 and ring_size_bytes / 4 "
                 f"({self.ring_size_bytes // 4}), got {self.max_event_bytes}"
             )
-        metadata_json = _metadata_json(self.logger_metadata, self.max_event_bytes)
+        # Tuples: the settings are frozen, compared and pickled (a generator would be used up).
+        object.__setattr__(self, "redact_keys", _redact_keys(self.redact_keys))
+        object.__setattr__(self, "redact_patterns", _redact_patterns(self.redact_patterns))
+        if self.redact is not None and not callable(self.redact):
+            raise TypeError(
+                f"redact must be a function (path, value) -> str or None, got {self.redact!r}"
+            )
+        redactor = Redactor(self.redact_keys, self.redact_patterns, self.redact)
+        object.__setattr__(self, "redactor", redactor)
+        metadata_json = _metadata_json(self.logger_metadata, self.max_event_bytes, redactor)
         object.__setattr__(self, "logger_metadata_json", metadata_json)
 
     @property
@@ -127,8 +142,50 @@ def _require_boto3() -> None:
         )
 
 
-def _metadata_json(metadata: object, max_bytes: int) -> str:
-    """`logger_metadata` as JSON with secrets redacted, bounded like a payload.
+def _redact_keys(keys: object) -> tuple[str, ...]:
+    """`redact_keys` as a tuple of non-empty strings.
+
+    Raises:
+        TypeError: a single string (a common slip for a list of one) or a non-string item.
+        ValueError: an empty name.
+    """
+    if isinstance(keys, str) or not isinstance(keys, Iterable):
+        raise TypeError(f"redact_keys must be a list of key names, got {keys!r}")
+    names = tuple(keys)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"redact_keys must hold strings, got {name!r}")
+        if not name.strip():
+            raise ValueError("redact_keys must not hold an empty name")
+    return names
+
+
+def _redact_patterns(patterns: object) -> tuple[str | re.Pattern[str], ...]:
+    """`redact_patterns` as a tuple of regexes (str or compiled), each checked to compile.
+
+    Raises:
+        TypeError: a single string, or an item that is neither a str nor a str pattern.
+        ValueError: a pattern that does not compile, or one that matches the empty string.
+    """
+    if isinstance(patterns, str | re.Pattern) or not isinstance(patterns, Iterable):
+        raise TypeError(f"redact_patterns must be a list of regexes, got {patterns!r}")
+    items = tuple(patterns)
+    for item in items:
+        source = item.pattern if isinstance(item, re.Pattern) else item
+        if not isinstance(source, str):
+            raise TypeError(f"redact_patterns must hold str regexes, got {item!r}")
+        try:
+            compiled = re.compile(item)
+        except re.error as exc:
+            raise ValueError(f"redact_patterns: {item!r} is not a valid regex: {exc}") from None
+        if compiled.fullmatch(""):
+            raise ValueError(f"redact_patterns: {item!r} matches the empty string")
+    return items
+
+
+def _metadata_json(metadata: object, max_bytes: int, redactor: Redactor) -> str:
+    """`logger_metadata` as JSON with secrets redacted (keys, credential shapes and the
+    user's patterns; the hook is for event payloads), bounded like a payload.
 
     Raises:
         TypeError: not a dict of values JSON can hold.
@@ -144,7 +201,8 @@ def _metadata_json(metadata: object, max_bytes: int) -> str:
     except TypeError as exc:
         raise TypeError(f"logger_metadata must be JSON-serializable: {exc}") from None
     # Parsed back first, so that keys are judged as the strings they became (an Enum key).
-    return safe_json(orjson.loads(encoded), max_bytes)[0].decode()
+    data = safe_json(orjson.loads(encoded), max_bytes, redactor)[0]
+    return redactor.mask_json(data, hook=False).decode()
 
 
 def s3_settings(

@@ -1,7 +1,8 @@
 """What each object orjson cannot encode natively becomes in JSON; never raises.
 
 `default` is orjson's hook on the fast path (one `orjson.dumps` call); `slow_json` walks the
-object in Python only when orjson refuses it. Both redact what they convert (`scrub`):
+object in Python only when orjson refuses it. Both redact what they convert (the logger's
+`Redactor.scrub`, bound by `make_default`):
 
 | input                                   | JSON written                                          |
 |-----------------------------------------|-------------------------------------------------------|
@@ -35,14 +36,14 @@ import datetime
 import enum
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 
 import orjson
 from pydantic import BaseModel
 
 from parquet_logger.encode.model_fields import dump_model, stored_fields
-from parquet_logger.encode.redaction import REDACTED, scrub
+from parquet_logger.encode.redaction import DEFAULT, REDACTED
 
 _MAX_REPR_CHARS = 1000
 _MAX_BYTES_RAW = 48 * 1024  # base64 of this is 64 KiB: enough to recognise the data
@@ -74,14 +75,22 @@ def describe_exception(exc: BaseException) -> dict[str, object]:
     }
 
 
-def default(obj: object) -> object:
-    """orjson's hook for one object it cannot encode: return something it can (or recurse on),
-    with secret values already replaced (see redaction.scrub)."""
-    try:
-        fields = stored_fields(obj)
-        return scrub(_convert(obj) if fields is None else fields)
-    except Exception:
-        return _opaque(obj)
+def make_default(scrub: Callable[[object], object]) -> Callable[[object], object]:
+    """orjson's `default` hook that converts with the rules above, then applies `scrub`."""
+
+    def default(obj: object) -> object:
+        """Return something orjson can encode (or recurse on) for one object it cannot,
+        with secret values already replaced."""
+        try:
+            fields = stored_fields(obj)
+            return scrub(_convert(obj) if fields is None else fields)
+        except Exception:
+            return _opaque(obj)
+
+    return default
+
+
+default = make_default(DEFAULT.scrub)
 
 
 def _convert(obj: object) -> object:
@@ -187,8 +196,9 @@ def _cap(text: str) -> str:
 # --- slow path: orjson refused the object --------------------------------------------------
 
 
-def slow_json(obj: object) -> bytes:
-    """Walk obj into a plain tree orjson accepts, redact it, then encode it; never raises."""
+def slow_json(obj: object, scrub: Callable[[object], object] = DEFAULT.scrub) -> bytes:
+    """Walk obj into a plain tree orjson accepts, redact it with `scrub`, then encode it; never
+    raises."""
     # Retry shallower if the caller's stack is already deep enough for 200 levels to overflow.
     error: BaseException | None = None
     for max_depth in (_MAX_DEPTH, _MAX_DEPTH // 5):
