@@ -359,6 +359,22 @@ def test_max_file_bytes_triggers_a_write(make_logger, log_dir):
     assert len(read_rows(log_dir)) == 40
 
 
+def test_default_settings_keep_a_trickle_in_one_file_until_flushed(make_logger, log_dir):
+    """A steady trickle longer than a second makes no file by itself under the default
+    interval (a minute); flush() then publishes it all as one file per partition."""
+    logger = make_logger()
+    deadline = time.monotonic() + 2.5
+    n = 0
+    while time.monotonic() < deadline:  # 20 events/s: the old 1 s interval made two files
+        log_events(logger, 1, prefix=f"t{n}-")
+        n += 1
+        time.sleep(0.05)
+    assert not list(log_dir.rglob("*.parquet"))
+    logger.flush(timeout=30)
+    assert len(list(log_dir.rglob("*.parquet"))) == 1
+    assert len(read_rows(log_dir)) == n
+
+
 def test_flush_interval_makes_events_visible_without_flush(make_logger, log_dir):
     """A notebook sees its events within about flush_interval_s, no flush() needed."""
     logger = make_logger(flush_interval_s=0.3)
