@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from parquet_logger.transport.writer_config import WRITER_DEFAULTS
 from parquet_logger_daemon.flush_policy import (
     FLUSH_COALESCE_S,
     Action,
@@ -12,6 +11,8 @@ from parquet_logger_daemon.flush_policy import (
     FlushRequests,
     Snapshot,
 )
+
+from parquet_logger.transport.writer_config import WRITER_DEFAULTS
 
 POLICY = FlushPolicy(flush_interval_s=1.0, max_file_bytes=10_000, buffer_size=None)
 NOW = 100.0

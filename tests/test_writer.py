@@ -86,7 +86,8 @@ def test_writer_killed_mid_commit_finishes_it_exactly_once(start_writer, make_lo
             os._exit(9)  # after the journal, before any rename and before the ring commit
         journal.write = write_then_die
         from parquet_logger_daemon.cli import main
-        sys.exit(main(["run", "--dir", {str(log_dir)!r}]))
+        # Nobody flushes: a short interval makes this writer commit on its own.
+        sys.exit(main(["run", "--dir", {str(log_dir)!r}, "--flush-interval-s", "0.1"]))
     """
     result = run_python(crashing)
     assert result.returncode == 9, result.stderr
