@@ -110,6 +110,8 @@ def _compact(state: StateDir, args: argparse.Namespace) -> int:
                 "has no date); --force to merge anyway",
             )
         listed = [p for p in listed if p == wanted]
+        if not listed:
+            return _say(EXIT_OK, f"compact: {wanted} holds no part files")
     for partition in listed:
         label = partition or "(flat)"
         if not args.force and not partition_closed(partition, today, writer_running):

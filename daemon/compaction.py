@@ -63,11 +63,12 @@ class CompactionBusyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Group:
-    """One merged file and the files it replaces (absolute paths, as journalled)."""
+    """One merged file and the files it replaces (journalled relative to the log directory,
+    so a directory moved after a crash is still recovered)."""
 
-    new: str
-    tmp: str
-    old: list[str]
+    new: Path
+    tmp: Path
+    old: list[Path]
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,9 @@ def compact_partition(state: StateDir, partition: str, target_bytes: int) -> Res
     names = _Namer()
     planned = [
         Group(
-            new=str(new := folder / names.next_name(group[0].name)),
-            tmp=str(folder / f"{TMP_PREFIX}{new.name}.tmp"),
-            old=[str(folder / part.name) for part in group],
+            new=(new := folder / names.next_name(group[0].name)),
+            tmp=folder / f"{TMP_PREFIX}{new.name}.tmp",
+            old=[folder / part.name for part in group],
         )
         for group in groups
     ]
@@ -176,10 +177,9 @@ def recover_if_idle(state: StateDir) -> bool:
 
 def _finish(state: StateDir, groups: list[Group]) -> None:
     """Steps 3-5, idempotent: each step checks what is already done."""
-    folders = {Path(g.new).parent for g in groups}
+    folders = {g.new.parent for g in groups}
     for group in groups:
-        new, tmp = Path(group.new), Path(group.tmp)
-        olds = [Path(p) for p in group.old]
+        new, tmp, olds = group.new, group.tmp, group.old
         if tmp.exists() or new.exists():
             for old in olds:
                 if old.exists():
@@ -196,9 +196,9 @@ def _finish(state: StateDir, groups: list[Group]) -> None:
         fsync_dir(folder)
     _kill_point("swapped")
     for group in groups:
-        if Path(group.new).exists():
-            for old_path in group.old:
-                aside_path(Path(old_path)).unlink(missing_ok=True)
+        if group.new.exists():
+            for old in group.old:
+                aside_path(old).unlink(missing_ok=True)
     for folder in folders:
         fsync_dir(folder)
     _kill_point("deleted")
@@ -210,7 +210,7 @@ def _merge(group: Group) -> int:
     """Write the group's rows, file after file, as one fsynced temporary; its row count."""
     olds = [pq.ParquetFile(path) for path in group.old]
     expected = sum(f.metadata.num_rows for f in olds)
-    part = PartWriter(Path(group.new), olds[0].schema_arrow, tmp=Path(group.tmp))
+    part = PartWriter(group.new, olds[0].schema_arrow, tmp=group.tmp)
     try:
         pending: list[pa.Table] = []
         for source in olds:
@@ -237,7 +237,12 @@ def _part_file(path: Path) -> PartFile:
 
 
 def _write_journal(state: StateDir, groups: list[Group]) -> None:
-    data = orjson.dumps([{"new": g.new, "tmp": g.tmp, "old": g.old} for g in groups])
+    def rel(path: Path) -> str:
+        return path.relative_to(state.log_dir).as_posix()
+
+    data = orjson.dumps(
+        [{"new": rel(g.new), "tmp": rel(g.tmp), "old": [rel(p) for p in g.old]} for g in groups]
+    )
     write_private(state.compaction_journal, data, fsync=True)
     fsync_dir(state.compaction_journal.parent)
 
@@ -245,7 +250,8 @@ def _write_journal(state: StateDir, groups: list[Group]) -> None:
 def _read_journal(state: StateDir) -> list[Group] | None:
     try:
         raw = orjson.loads(state.compaction_journal.read_bytes())
-        return [Group(str(g["new"]), str(g["tmp"]), [str(p) for p in g["old"]]) for g in raw]
+        root = state.log_dir
+        return [Group(root / g["new"], root / g["tmp"], [root / p for p in g["old"]]) for g in raw]
     except FileNotFoundError:
         return None
 
