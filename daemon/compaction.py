@@ -167,7 +167,10 @@ def recover(state: StateDir) -> bool:
 
 
 def recover_if_idle(state: StateDir) -> bool:
-    """`recover`, unless a compaction is running now (a writer calls this at start)."""
+    """`recover`, if a journal is left and no compaction is running now (a writer calls
+    this at start; temporaries without a journal it leaves to the next compaction)."""
+    if not state.compaction_journal.exists():
+        return False
     try:
         with locked(state):
             return recover(state)
@@ -224,6 +227,9 @@ def _merge(group: Group) -> int:
     except BaseException:
         part.abort()
         raise
+    finally:
+        for source in olds:
+            source.close()
     if part.rows != expected:
         part.abort()
         raise RuntimeError(f"merged {part.rows} rows into {group.tmp}, expected {expected}")
