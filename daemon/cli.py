@@ -1,4 +1,5 @@
-"""`parquet-logger-daemon`: run, inspect, flush and stop a log directory's writer."""
+"""`parquet-logger-daemon`: run, inspect, flush and stop a log directory's writer; compact
+its closed partitions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import orjson
 from parquet_logger.transport.protocol import ControlExit, RunExit
 from parquet_logger.transport.statedir import StateDir
 
-from . import control
+from . import compact_command, control
 from .service import WriterService
 from .writer_flags import add_writer_flags, positive_float, settings_from_args
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub_parser.add_argument(
                 "--timeout", type=positive_float, default=30.0, help="seconds to wait (default 30)"
             )
+    compact_command.register(sub)
     return parser
 
 
@@ -92,6 +94,9 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "compact":
+        result: int = args.run(args)
+        return result
     if not args.log_dir:
         parser.error("--dir is required")
     if args.command in ("status", "stop", "flush"):

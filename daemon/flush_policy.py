@@ -112,6 +112,10 @@ def _note_requests(snap: Snapshot, now: float) -> FlushRequests:
     """The remembered requests, updated with a new request or SIGHUP: the target becomes
     everything published until now."""
     old = snap.requests
+    if old.seen is None and snap.flush_requests == 0 and not snap.hup:
+        # A ring nobody ever asked to flush: what a starting writer finds there waits for
+        # the interval like anything else (else every writer start would cut a file).
+        return FlushRequests(seen=0)
     if snap.flush_requests == old.seen and not snap.hup:
         return old
     not_before = old.not_before

@@ -77,10 +77,12 @@ class PartWriter:
     The file keeps its temporary name until `publish`; `abort` removes it.
     """
 
-    def __init__(self, final: Path, schema: pa.Schema) -> None:
+    def __init__(self, final: Path, schema: pa.Schema, tmp: Path | None = None) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         self.final = final
-        self.tmp = final.with_name(f".{final.name}.tmp")
+        # The writer's own name unless told otherwise (compaction's temporaries must not
+        # match TMP_PATTERN: a writer starting meanwhile removes those).
+        self.tmp = tmp if tmp is not None else final.with_name(f".{final.name}.tmp")
         self.rows = 0
         dictionary = [c for c in DICTIONARY_COLUMNS if c in schema.names]
         try:

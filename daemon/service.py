@@ -21,6 +21,7 @@ from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir, open_private
 from parquet_logger.transport.writer_config import WriterSettings
 
+from . import compaction
 from .engine import Engine
 from .exporter import Exporter
 from .flush_policy import Action, FlushPolicy
@@ -76,6 +77,8 @@ class WriterService:
             self.ring, self._exporter(), self._policy(), self.counters, self._ring_lock()
         )
         self.engine.recover()
+        if compaction.recover_if_idle(self.state):
+            log.info("finished a compaction that a crash interrupted")
         self.ring.writer_pid = os.getpid()
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",

@@ -20,7 +20,7 @@ from parquet_logger.transport.writer_config import WRITER_DEFAULTS, WriterSettin
 from parquet_logger.transport.writer_launch import CONFIG_JSON_FLAG
 
 WRITER_HELP = {
-    "flush_interval_s": "write buffered events at least this often",
+    "flush_interval_s": "publish buffered events at least this often (flush() publishes at once)",
     "max_file_bytes": "write a file once this many record bytes are buffered",
     "ring_size_bytes": "size of the ring when the writer creates it",
     "buffer_size": "also write once this many events are buffered",

@@ -7,13 +7,19 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from parquet_logger_daemon import compact_command
+
 from parquet_logger.lake import cli as lake_command
 from parquet_logger.read.report import command as report_command
 
 EXIT_USAGE = 2
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], object]
 # One entry per subcommand module.
-SUBCOMMANDS: tuple[Registrar, ...] = (report_command.register, lake_command.register)
+SUBCOMMANDS: tuple[Registrar, ...] = (
+    report_command.register,
+    lake_command.register,
+    compact_command.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

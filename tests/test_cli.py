@@ -89,3 +89,4 @@ def test_help_documents_exit_codes():
     assert "another writer is already running" in cli("run", "--help").stdout
     for command in ("status", "stop", "flush"):
         assert "no writer is running" in cli(command, "--help").stdout
+    assert "refused: a Delta table" in cli("compact", "--help").stdout

@@ -12,6 +12,8 @@ from parquet_logger_daemon.flush_policy import (
     Snapshot,
 )
 
+from parquet_logger.transport.writer_config import WRITER_DEFAULTS
+
 POLICY = FlushPolicy(flush_interval_s=1.0, max_file_bytes=10_000, buffer_size=None)
 NOW = 100.0
 
@@ -47,6 +49,14 @@ def test_interval_counts_from_the_oldest_unwritten_record() -> None:
     """The interval flush fires once the oldest record not yet written has waited long enough."""
     assert decide(replace(IDLE, oldest_unwritten_at=NOW - 0.99)) is Action.SEAL
     assert decide(replace(IDLE, oldest_unwritten_at=NOW - 1.0)) is Action.FLUSH
+
+
+def test_default_interval_holds_a_trickle_for_a_minute() -> None:
+    """With the default settings a trickle is published once a minute, not every second."""
+    default = FlushPolicy(WRITER_DEFAULTS.flush_interval_s, WRITER_DEFAULTS.max_file_bytes)
+    assert WRITER_DEFAULTS.flush_interval_s == 60.0
+    assert decide(replace(IDLE, oldest_unwritten_at=NOW - 59.9), policy=default) is Action.SEAL
+    assert decide(replace(IDLE, oldest_unwritten_at=NOW - 60.0), policy=default) is Action.FLUSH
 
 
 def test_max_file_bytes_flushes() -> None:
@@ -111,6 +121,14 @@ def test_a_request_made_before_the_writer_started_is_honoured() -> None:
     decision = POLICY.decide(fresh, NOW)
     assert decision.requests.target == 1000
     assert decide(replace(fresh, requests=decision.requests, quiet=True)) is Action.FLUSH
+
+
+def test_a_ring_never_asked_to_flush_waits_for_the_interval() -> None:
+    """A starting writer that finds records but a request counter of 0 does not flush."""
+    fresh = replace(IDLE, flush_requests=0, requests=FlushRequests(), quiet=True)
+    decision = POLICY.decide(fresh, NOW)
+    assert decision.requests == FlushRequests(seen=0)
+    assert decision.action is Action.SEAL
 
 
 def test_sighup_asks_for_a_flush_like_a_request() -> None:

@@ -86,7 +86,8 @@ def test_writer_killed_mid_commit_finishes_it_exactly_once(start_writer, make_lo
             os._exit(9)  # after the journal, before any rename and before the ring commit
         journal.write = write_then_die
         from parquet_logger_daemon.cli import main
-        sys.exit(main(["run", "--dir", {str(log_dir)!r}]))
+        # Nobody flushes: a short interval makes this writer commit on its own.
+        sys.exit(main(["run", "--dir", {str(log_dir)!r}, "--flush-interval-s", "0.1"]))
     """
     result = run_python(crashing)
     assert result.returncode == 9, result.stderr
@@ -357,6 +358,22 @@ def test_max_file_bytes_triggers_a_write(make_logger, log_dir):
     wait_for(lambda: len(list(log_dir.rglob("*.parquet"))) >= 2, 15, "size-triggered files")
     logger.flush(timeout=30)
     assert len(read_rows(log_dir)) == 40
+
+
+def test_default_settings_keep_a_trickle_in_one_file_until_flushed(make_logger, log_dir):
+    """A steady trickle longer than a second makes no file by itself under the default
+    interval (a minute); flush() then publishes it all as one file per partition."""
+    logger = make_logger()
+    deadline = time.monotonic() + 2.5
+    n = 0
+    while time.monotonic() < deadline:  # 20 events/s: the old 1 s interval made two files
+        log_events(logger, 1, prefix=f"t{n}-")
+        n += 1
+        time.sleep(0.05)
+    assert not list(log_dir.rglob("*.parquet"))
+    logger.flush(timeout=30)
+    assert len(list(log_dir.rglob("*.parquet"))) == 1
+    assert len(read_rows(log_dir)) == n
 
 
 def test_flush_interval_makes_events_visible_without_flush(make_logger, log_dir):

@@ -44,7 +44,9 @@ class ParquetLogger(LangChainCallbacks):
         logger_metadata: a JSON-able dict stored with every row (secrets redacted).
         partition_on: "date", "event_type", ["date", "event_type"], or None (flat).
         event_types: the events to record (strings or EventType); default: the LLM events.
-        flush_interval_s: the writer writes what it holds at least this often.
+        flush_interval_s: the longest an event waits in the ring before the writer
+            publishes it unasked (default 60 s: at most one file per minute and partition
+            for a steady trickle); flush(), the read API and exit publish at once.
         max_file_bytes: target size of one Parquet file (uncompressed rows buffered).
         ring_size_bytes: size of the shared-memory ring (the queue to the writer).
         on_queue_full: "block" (wait up to queue_full_timeout_s, then drop and count) or

@@ -123,6 +123,16 @@ class StateDir:
         return self.root / "commit.json"
 
     @property
+    def compaction_journal(self) -> Path:
+        """A compaction's journal: the merged files and the files they replace."""
+        return self.root / "compact.json"
+
+    @property
+    def compaction_lock(self) -> Path:
+        """flock'ed by a running compaction (one at a time per host and directory)."""
+        return self.root / "compact.lock"
+
+    @property
     def status(self) -> Path:
         return self.root / "status.json"
 

@@ -25,7 +25,11 @@ class WriterSettings:
     """Writer-level settings: they come from whichever process starts the writer.
 
     Args:
-        flush_interval_s: the writer writes what it holds at least this often.
+        flush_interval_s: the longest a logged event waits, unasked, before the writer
+            publishes it in a part file (default one minute, so a steady trickle makes at
+            most one file per minute and partition). Meanwhile the ring holds it (the ring
+            is the write-ahead log); `flush()`, the read API and exit publish at once, and
+            `max_file_bytes`, `buffer_size` and a half-full ring still write earlier.
         max_file_bytes: write a file once this many record bytes are buffered.
         ring_size_bytes: size of the shared-memory ring, when the writer creates it.
         buffer_size: also write once this many events are buffered (None: by time and size).
@@ -37,7 +41,7 @@ class WriterSettings:
         TypeError, ValueError: a setting is invalid (the message names it).
     """
 
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = 60.0
     max_file_bytes: int = 128 * MIB
     ring_size_bytes: int = 128 * MIB
     buffer_size: int | None = None

@@ -156,7 +156,8 @@ def test_writer_killed_between_files_and_commit(start_writer, make_logger, log_d
             return run
         {patch}
         from parquet_logger_daemon.cli import main
-        sys.exit(main(["run", "--dir", {str(log_dir)!r}]))
+        # Nobody flushes: a short interval makes this writer commit on its own.
+        sys.exit(main(["run", "--dir", {str(log_dir)!r}, "--flush-interval-s", "0.1"]))
     """
     result = run_python(crashing)
     assert result.returncode == 9, result.stderr
