@@ -530,8 +530,10 @@ def test_many_responses_without_results_in_bounded_memory(tmp_path: Path) -> Non
     kept_per_id = (peaks["results"] - peaks["small"]) / grown
     sys.stderr.write(f"per id: {flat_per_id:.0f} B without results, {kept_per_id:.0f} B with\n")
     assert kept_per_id > 1000, peaks  # the measurement does see per-response state
-    assert flat_per_id < 600, peaks  # about 300 B: the input's ResponseRef, nothing kept
-    assert flat_per_id < kept_per_id / 3, peaks
+    # About 300 B on a quiet machine (the input's ResponseRef, nothing kept); up to ~600 B
+    # seen under load (the garbage collector runs later). Kept results cost over 2,000 B.
+    assert flat_per_id < 1000, peaks
+    assert flat_per_id < kept_per_id / 2, peaks
 
 
 async def test_progress_bar_is_silent_with_tqdm_disable(
