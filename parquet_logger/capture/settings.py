@@ -77,7 +77,8 @@ class LoggerSettings:
     partition_keys: tuple[str, ...] = field(init=False)
     enabled: frozenset[EventType] = field(init=False)
     logger_metadata_json: str = field(init=False)
-    redactor: Redactor = field(init=False)
+    # Derived from redact_keys, redact_patterns and redact (which are compared): not compared.
+    redactor: Redactor = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.log_dir, str | os.PathLike):
