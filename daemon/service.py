@@ -16,6 +16,7 @@ import signal
 import time
 from types import FrameType
 
+from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.protocol import RunExit
 from parquet_logger.transport.ring import Ring
 from parquet_logger.transport.statedir import StateDir, open_private
@@ -35,6 +36,25 @@ HOUSEKEEPING_PERIOD_S = 0.25
 STATUS_PERIOD_S = 1.0
 BUSY_BATCH = 256  # records per pass above which the writer does not pause
 TRICKLE_SLEEP_S = 0.005
+LOCK_PATIENCE_S = 2.0  # how long shared holders (liveness probes) of the writer lock are waited for
+
+
+def take_writer_lock(fd: int, patience_s: float = LOCK_PATIENCE_S) -> bool:
+    """Take the writer lock exclusively; False if another writer holds it.
+
+    Liveness probes (producers' watchdogs, `status`) hold it shared for an instant: while no
+    one holds it exclusively, keep trying for up to `patience_s` instead of taking a probe
+    for a writer. /proc/locks tells the two apart; where it is missing, the wait is bounded.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline or flock_holders(fd, exclusive=True):
+                return False
+            time.sleep(0.005)
 
 
 class WriterService:
@@ -52,15 +72,14 @@ class WriterService:
         self._hup = False  # set by SIGHUP
         self._started_ns = time.time_ns()
         self._uploads: S3Exporter | None = None
+        self._settings_written = False  # writer.json; retried in housekeeping until it is
 
     # ------------------------------------------------------------------ entry
     def run(self) -> int:
         self._install_signals()  # first: a SIGHUP during start-up must not kill the writer
         self.state.ensure()
         lock_fd = open_private(self.state.writer_lock)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not take_writer_lock(lock_fd):
             os.close(lock_fd)
             log.error("another writer is already running for %s", self.state.log_dir)
             return RunExit.ALREADY_RUNNING
@@ -71,7 +90,7 @@ class WriterService:
 
     def _run_locked(self) -> int:
         self.ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
-        write_settings(self.state, self.config.s3)
+        self._write_settings()
         self.engine = Engine(self.ring, self._exporter(), self._policy(), self.counters)
         self.engine.recover()
         self.ring.writer_pid = os.getpid()
@@ -130,6 +149,8 @@ class WriterService:
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
+                if not self._settings_written:
+                    self._write_settings()
                 if self.config.exit_when_idle and self._remove_ring_if_unused():
                     log.info("no producer left; ring removed, exiting")
                     return RunExit.OK
@@ -180,6 +201,21 @@ class WriterService:
             return True
         finally:
             os.close(fd)
+
+    def _write_settings(self) -> None:
+        """writer.json, tolerant like every write of the writer: a full or read-only disk at
+        start is logged, counted and published in the ring (the log may be on that disk),
+        and the write retried at the next housekeeping, never a dead writer."""
+        try:
+            write_settings(self.state, self.config.s3)
+        except OSError as exc:
+            if self.counters.last_error != (error := f"{type(exc).__name__}: {exc}"):
+                log.error("writer.json not written (retrying): %s", exc)
+            self.counters.write_errors += 1
+            self.counters.last_error = error
+            self.ring.writer_errno = exc.errno or 0
+            return
+        self._settings_written = True
 
     def _write_status(self, running: bool) -> None:
         uploader = self._uploads.uploader if self._uploads is not None else None

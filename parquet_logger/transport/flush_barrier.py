@@ -55,21 +55,26 @@ class FlushBarrier:
             return
         # Bounded too: a producer stopped while holding the ring lock must not hang flush().
         ring.request_flush(lock, max(0.0, self.deadline - time.monotonic()))
-        self.wait(lambda: ring.committed, target, "in Parquet")
+        self.wait(lambda: ring.committed, target, "in Parquet", ring)
 
-    def wait(self, progress: Callable[[], int], target: int, what: str) -> None:
+    def wait(
+        self, progress: Callable[[], int], target: int, what: str, ring: Ring | None = None
+    ) -> None:
         """Return once `progress()` (a ring header word) reaches `target`.
 
         Raises:
-            TimeoutError: it did not before the deadline; the message says how far it is.
+            TimeoutError: it did not before the deadline; the message says how far it is,
+                and why when the writer published why (`ring`'s writer errno).
         """
         pause = FIRST_PAUSE_S
         while (reached := progress()) < target:
             if time.monotonic() >= self.deadline:
+                problem = ring.writer_problem if ring is not None else ""
+                because = f"; its writes fail: {problem}" if problem else ""
                 raise TimeoutError(
                     f"parquet-logger: {target - reached} bytes of events {self.whose} are not "
                     f"yet {what} under {self.state.log_dir} after {self.timeout_s} s (writer "
-                    f"alive: {self.writer_alive()}; see {self.state.writer_log})"
+                    f"alive: {self.writer_alive()}{because}; see {self.state.writer_log})"
                 )
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)

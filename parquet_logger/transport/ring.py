@@ -21,6 +21,7 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |    272 |    8 | corrupt frames     | the writer                                   |
 |    320 |    8 | upload settled     | the writer: uploads done or failed up to it  |
 |    328 |    8 | upload failures    | the writer: definitive upload failures       |
+|    336 |    8 | writer errno       | the writer: errno of its failing writes, or 0 |
 |   4096 |  cap | data               | producers write, the writer reads            |
 
 Positions (head, committed) are byte offsets into an endless stream; `pos % capacity` is
@@ -83,6 +84,7 @@ _WRITER_HEARTBEAT = 33
 _CORRUPT_FRAMES = 34
 _UPLOAD_SETTLED = 40
 _UPLOAD_FAILURES = 41
+_WRITER_ERRNO = 42
 
 
 def frame_size(body_len: int) -> int:
@@ -254,6 +256,17 @@ class Ring:
     upload_failures = _Word(
         _UPLOAD_FAILURES, "Definitive upload failures (the last one's detail: upload_error.json)."
     )
+    writer_errno = _Word(
+        _WRITER_ERRNO,
+        "The errno of the writer's failing writes (ENOSPC...), 0 once they succeed: its own "
+        "log may be on the failing disk, producers read why here.",
+    )
+
+    @property
+    def writer_problem(self) -> str:
+        """Why the writer cannot write ("[Errno 28] No space left on device"), or ""."""
+        code = self.writer_errno
+        return f"[Errno {code}] {os.strerror(code)}" if code else ""
 
     def stats(self) -> RingStats:
         w = self._words
