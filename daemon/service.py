@@ -16,6 +16,7 @@ import signal
 import time
 from types import FrameType
 
+from parquet_logger.errors import RingError
 from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.protocol import RunExit
 from parquet_logger.transport.ring import Ring
@@ -28,6 +29,7 @@ from .flush_policy import Action, FlushPolicy
 from .parquet_exporter import ParquetExporter
 from .s3_exporter import S3Exporter
 from .status import Counters, WriterReport, write_settings, write_status
+from .succession import Move, Retiring
 
 log = logging.getLogger("parquet_logger_daemon")
 
@@ -73,6 +75,7 @@ class WriterService:
         self._started_ns = time.time_ns()
         self._uploads: S3Exporter | None = None
         self._settings_written = False  # writer.json; retried in housekeeping until it is
+        self._retiring: Retiring | None = None  # set while the ring's path names another file
 
     # ------------------------------------------------------------------ entry
     def run(self) -> int:
@@ -91,9 +94,7 @@ class WriterService:
     def _run_locked(self) -> int:
         self.ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
         self._write_settings()
-        self.engine = Engine(self.ring, self._exporter(), self._policy(), self.counters)
-        self.engine.recover()
-        self.ring.writer_pid = os.getpid()
+        self._serve(self.ring)
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",
             os.getpid(),
@@ -108,6 +109,13 @@ class WriterService:
         self._write_status(running=False)
         self.ring.close()
         return code
+
+    def _serve(self, ring: Ring) -> None:
+        """Make `ring` the one the engine drains, finishing a predecessor's commit first."""
+        self.ring = ring
+        self.engine = Engine(ring, self._exporter(), self._policy(), self.counters)
+        self.engine.recover()
+        ring.writer_pid = os.getpid()
 
     def _policy(self) -> FlushPolicy:
         cfg = self.config
@@ -149,9 +157,7 @@ class WriterService:
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_PERIOD_S
-                if not self._settings_written:
-                    self._write_settings()
-                if self.config.exit_when_idle and self._remove_ring_if_unused():
+                if self._housekeeping(now):
                     log.info("no producer left; ring removed, exiting")
                     return RunExit.OK
             if now >= next_status:
@@ -168,6 +174,55 @@ class WriterService:
                 # Nothing wakes the writer: it polls `head`, backing off while idle.
                 time.sleep(idle_sleep)
                 idle_sleep = min(idle_sleep * 2, IDLE_SLEEP_MAX_S)
+
+    def _housekeeping(self, now: float) -> bool:
+        """Retry writer.json, follow a removed ring, and (auto-started) see whether no
+        producer is left; True: the ring is drained and removed, exit."""
+        if not self._settings_written:
+            self._write_settings()
+        self._follow_ring(now)
+        return (
+            self.config.exit_when_idle
+            and self._retiring is None  # serve the ring at the path first
+            and self._remove_ring_if_unused()
+        )
+
+    def _follow_ring(self, now: float) -> None:
+        """A ring removed from under this writer is served until it has been quiet and
+        committed for succession.QUIET_S (producers on its mapping move over meanwhile), then
+        the ring at its path (created here if no producer has yet)."""
+        if self._retiring is None:
+            if self.ring.replaced():
+                log.warning(
+                    "the ring %s was removed while this writer served it (a /dev/shm cleaner? "
+                    "systemd-logind RemoveIPC?): writing out what producers still put in it, "
+                    "then serving the ring at that path",
+                    self.ring.path,
+                )
+                self._retiring = Retiring(self.ring.head, now)
+            return
+        self._retiring, move = self._retiring.decide(self.ring.head, self.ring.committed, now)
+        if move is Move.WRITE_OUT:
+            self.engine.write_everything()
+        elif move is Move.SWITCH:
+            self._switch_ring()
+
+    def _switch_ring(self) -> None:
+        """Leave the removed ring (everything in it committed) for the ring at its path."""
+        try:
+            new = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+        except (RingError, OSError) as exc:
+            log.error("cannot open the new ring (retrying): %s", exc)
+            return
+        old = self.ring
+        # Uploads still running stay in the spool: the new exporter's recovery resumes them.
+        self.engine.exporter.close(self.config.upload_drain_s)
+        old.writer_pid = 0
+        self._uploads = None
+        self._serve(new)
+        self._retiring = None
+        old.close()
+        log.info("now serving the ring %s", new.path)
 
     def _stop(self) -> None:
         """A stop signal: write everything published, then remove the ring if unused."""

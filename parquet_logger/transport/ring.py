@@ -149,7 +149,10 @@ class Ring:
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        size = st.st_size
+        # Which file this mapping is: a /dev/shm cleaner may unlink the path (see `replaced`).
+        self._file_id = (st.st_dev, st.st_ino)
         if size < HEADER_SIZE + MIN_CAPACITY:
             raise RingError(f"{path} is too small ({size} bytes) to be a ring")
         # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page fault
@@ -213,9 +216,24 @@ class Ring:
         found = ring_file.open_existing(state)
         return None if found is None else cls(*found)
 
+    def replaced(self) -> bool:
+        """The ring's path no longer names this mapping's file: it was unlinked (a /dev/shm
+        cleaner, systemd-logind's RemoveIPC) and maybe created anew by another producer.
+        Records put here from now on reach no writer that starts later; the live writer and
+        the producers check this in their housekeeping and move to the path's ring."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) != self._file_id
+
     def unlink(self) -> None:
-        """Remove the ring file (the writer does this when it exits with nothing left)."""
-        self.path.unlink(missing_ok=True)
+        """Remove the ring file (the writer does this when it exits with nothing left), unless
+        its path already names another ring, which is not this writer's to remove."""
+        if not self.replaced():
+            self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
         try:

@@ -1,7 +1,8 @@
 """Keeping a log directory's writer alive, from a producer: spawn, watchdog, back-off.
 
 A producer that may start writers (`start_writer=True`) starts one when none holds the writer
-lock, and a watchdog thread checks twice a second, so a writer killed by SIGKILL or the OOM
+lock, and a watchdog thread checks twice a second (and runs the attachment's own periodic
+check: has the ring been removed from under it?), so a writer killed by SIGKILL or the OOM
 killer is replaced within about a second; the ring keeps every record meanwhile. A writer that
 keeps dying on start is restarted with exponential back-off.
 """
@@ -13,6 +14,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from parquet_logger.transport.protocol import RunExit
@@ -51,10 +53,18 @@ class WriterSupervisor:
         state: the log directory's state folder.
         settings: what a writer this process starts is started with.
         start_writer: False: only observe (`alive()`), never spawn.
+        every_period: run by the watchdog thread each period, before the writer check.
     """
 
-    def __init__(self, state: StateDir, settings: WriterSettings, start_writer: bool) -> None:
+    def __init__(
+        self,
+        state: StateDir,
+        settings: WriterSettings,
+        start_writer: bool,
+        every_period: Callable[[], None] | None = None,
+    ) -> None:
         self.state = state
+        self._every_period = every_period
         self.settings = settings
         self._start_writer = start_writer
         self._writer_lock_fd = open_private(state.writer_lock)
@@ -108,6 +118,8 @@ class WriterSupervisor:
     def _watch(self) -> None:
         while not self._stop.wait(WATCHDOG_PERIOD_S):
             try:
+                if self._every_period is not None:
+                    self._every_period()
                 if self._spawned is not None and self._spawned.poll() is None:
                     if self.alive():
                         self._spawn_failures = 0
