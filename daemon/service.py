@@ -271,6 +271,7 @@ class WriterService:
             self.ring.writer_errno = exc.errno or 0
             return
         self._settings_written = True
+        self.ring.writer_errno = 0
 
     def _write_status(self, running: bool) -> None:
         uploader = self._uploads.uploader if self._uploads is not None else None

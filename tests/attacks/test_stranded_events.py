@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from parquet_logger_daemon import control
 
 from parquet_logger.transport.statedir import StateDir, open_private
 from tests.support import read_rows, stop_writer, wait_for, writer_running
@@ -161,6 +162,8 @@ def test_writer_started_on_a_full_disk_retries_and_says_why(small_disk):
         with pytest.raises(TimeoutError, match="No space left on device"):
             logger.flush(timeout=5)
         assert writer_running(log_dir)
+        status = control.read_status(StateDir.for_log_dir(log_dir))
+        assert "No space left on device" in status["writes_failing"]
         filler.unlink()
         logger.flush(timeout=60)
     finally:
