@@ -73,6 +73,8 @@ def read_status(state: StateDir) -> dict[str, Any]:
                 events_dropped=stats.dropped_events,
                 corrupt_frames=stats.corrupt_frames,
                 writer_heartbeat_ns=stats.writer_heartbeat_ns,
+                # From the ring, not status.json: that may be on the disk that is failing.
+                writes_failing=ring.writer_problem,
             )
             if running:
                 status["pid"] = stats.writer_pid or status.get("pid")
@@ -105,6 +107,7 @@ def format_status(status: dict[str, Any]) -> str:
         ("files written", status.get("files_written")),
         ("write errors", status.get("write_errors")),
         ("last error", status.get("last_error") or "-"),
+        ("writes failing", status.get("writes_failing") or "no"),
         (
             "last flush",
             f"{(time.time_ns() - last_flush) / 1e9:.1f} s ago" if last_flush else "never",

@@ -179,6 +179,7 @@ class Engine:
             return False
         self.ring.commit(end)
         self._committed = end
+        self.ring.writer_errno = 0
         self._oldest_unwritten_at = None
         self.exporter.committed(exported)
         self.counters.written += exported.rows
@@ -214,5 +215,6 @@ class Engine:
         self._oldest_unwritten_at = None
         self.counters.write_errors += 1
         self.counters.last_error = f"{type(exc).__name__}: {exc}"
+        self.ring.writer_errno = exc.errno or 0  # producers' flush() says why (see Ring)
         self._write_blocked_until = time.monotonic() + WRITE_RETRY_S
         log.error("writing part files failed (records stay in the ring, retrying): %s", exc)

@@ -16,6 +16,8 @@ import signal
 import time
 from types import FrameType
 
+from parquet_logger.errors import RingError
+from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.protocol import RunExit
 from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir, open_private
@@ -28,6 +30,7 @@ from .flush_policy import Action, FlushPolicy
 from .parquet_exporter import ParquetExporter
 from .s3_exporter import S3Exporter
 from .status import Counters, WriterReport, write_settings, write_status
+from .succession import Move, Retiring
 
 log = logging.getLogger("parquet_logger_daemon")
 
@@ -36,6 +39,25 @@ HOUSEKEEPING_PERIOD_S = 0.25
 STATUS_PERIOD_S = 1.0
 BUSY_BATCH = 256  # records per pass above which the writer does not pause
 TRICKLE_SLEEP_S = 0.005
+LOCK_PATIENCE_S = 2.0  # how long shared holders (liveness probes) of the writer lock are waited for
+
+
+def take_writer_lock(fd: int, patience_s: float = LOCK_PATIENCE_S) -> bool:
+    """Take the writer lock exclusively; False if another writer holds it.
+
+    Liveness probes (producers' watchdogs, `status`) hold it shared for an instant: while no
+    one holds it exclusively, keep trying for up to `patience_s` instead of taking a probe
+    for a writer. /proc/locks tells the two apart; where it is missing, the wait is bounded.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline or flock_holders(fd, exclusive=True):
+                return False
+            time.sleep(0.005)
 
 
 class WriterService:
@@ -53,15 +75,15 @@ class WriterService:
         self._hup = False  # set by SIGHUP
         self._started_ns = time.time_ns()
         self._uploads: S3Exporter | None = None
+        self._settings_written = False  # writer.json; retried in housekeeping until it is
+        self._retiring: Retiring | None = None  # set while the ring's path names another file
 
     # ------------------------------------------------------------------ entry
     def run(self) -> int:
         self._install_signals()  # first: a SIGHUP during start-up must not kill the writer
         self.state.ensure()
         lock_fd = open_private(self.state.writer_lock)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not take_writer_lock(lock_fd):
             os.close(lock_fd)
             log.error("another writer is already running for %s", self.state.log_dir)
             return RunExit.ALREADY_RUNNING
@@ -72,14 +94,11 @@ class WriterService:
 
     def _run_locked(self) -> int:
         self.ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
-        write_settings(self.state, self.config.s3)
-        self.engine = Engine(
-            self.ring, self._exporter(), self._policy(), self.counters, self._ring_lock()
-        )
-        self.engine.recover()
+        self._write_settings()
+        self._lock = RingLock(self.state.ring_lock)  # taken only to repair a broken head
+        self._serve(self.ring)
         if compaction.recover_if_idle(self.state):
             log.info("finished a compaction that a crash interrupted")
-        self.ring.writer_pid = os.getpid()
         log.info(
             "writer %d for %s: ring %s (%d bytes), resuming at %d",
             os.getpid(),
@@ -93,13 +112,15 @@ class WriterService:
         self.ring.writer_pid = 0
         self._write_status(running=False)
         self.ring.close()
-        if self.engine.lock is not None:
-            self.engine.lock.close()
+        self._lock.close()
         return code
 
-    def _ring_lock(self) -> RingLock:
-        """The producers' ring lock: the writer takes it only to repair a broken head."""
-        return RingLock(self.state.ring_lock)
+    def _serve(self, ring: Ring) -> None:
+        """Make `ring` the one the engine drains, finishing a predecessor's commit first."""
+        self.ring = ring
+        self.engine = Engine(ring, self._exporter(), self._policy(), self.counters, self._lock)
+        self.engine.recover()
+        ring.writer_pid = os.getpid()
 
     def _policy(self) -> FlushPolicy:
         cfg = self.config
@@ -144,7 +165,7 @@ class WriterService:
                 if not self.state.root.is_dir():
                     self._abandon_deleted_log_dir()
                     return RunExit.LOG_DIR_GONE
-                if self.config.exit_when_idle and self._remove_ring_if_unused():
+                if self._housekeeping(now):
                     log.info("no producer left; ring removed, exiting")
                     return RunExit.OK
             if now >= next_status:
@@ -161,6 +182,55 @@ class WriterService:
                 # Nothing wakes the writer: it polls `head`, backing off while idle.
                 time.sleep(idle_sleep)
                 idle_sleep = min(idle_sleep * 2, IDLE_SLEEP_MAX_S)
+
+    def _housekeeping(self, now: float) -> bool:
+        """Retry writer.json, follow a removed ring, and (auto-started) see whether no
+        producer is left; True: the ring is drained and removed, exit."""
+        if not self._settings_written:
+            self._write_settings()
+        self._follow_ring(now)
+        return (
+            self.config.exit_when_idle
+            and self._retiring is None  # serve the ring at the path first
+            and self._remove_ring_if_unused()
+        )
+
+    def _follow_ring(self, now: float) -> None:
+        """A ring removed from under this writer is served until it has been quiet and
+        committed for succession.QUIET_S (producers on its mapping move over meanwhile), then
+        the ring at its path (created here if no producer has yet)."""
+        if self._retiring is None:
+            if self.ring.replaced():
+                log.warning(
+                    "the ring %s was removed while this writer served it (a /dev/shm cleaner? "
+                    "systemd-logind RemoveIPC?): writing out what producers still put in it, "
+                    "then serving the ring at that path",
+                    self.ring.path,
+                )
+                self._retiring = Retiring(self.ring.head, now)
+            return
+        self._retiring, move = self._retiring.decide(self.ring.head, self.ring.committed, now)
+        if move is Move.WRITE_OUT:
+            self.engine.write_everything()
+        elif move is Move.SWITCH:
+            self._switch_ring()
+
+    def _switch_ring(self) -> None:
+        """Leave the removed ring (everything in it committed) for the ring at its path."""
+        try:
+            new = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+        except (RingError, OSError) as exc:
+            log.error("cannot open the new ring (retrying): %s", exc)
+            return
+        old = self.ring
+        # Uploads still running stay in the spool: the new exporter's recovery resumes them.
+        self.engine.exporter.close(self.config.upload_drain_s)
+        old.writer_pid = 0
+        self._uploads = None
+        self._serve(new)
+        self._retiring = None
+        old.close()
+        log.info("now serving the ring %s", new.path)
 
     def _stop(self) -> None:
         """A stop signal: write everything published, then remove the ring if unused."""
@@ -216,6 +286,22 @@ class WriterService:
             return True
         finally:
             os.close(fd)
+
+    def _write_settings(self) -> None:
+        """writer.json, tolerant like every write of the writer: a full or read-only disk at
+        start is logged, counted and published in the ring (the log may be on that disk),
+        and the write retried at the next housekeeping, never a dead writer."""
+        try:
+            write_settings(self.state, self.config.s3)
+        except OSError as exc:
+            if self.counters.last_error != (error := f"{type(exc).__name__}: {exc}"):
+                log.error("writer.json not written (retrying): %s", exc)
+            self.counters.write_errors += 1
+            self.counters.last_error = error
+            self.ring.writer_errno = exc.errno or 0
+            return
+        self._settings_written = True
+        self.ring.writer_errno = 0
 
     def _write_status(self, running: bool) -> None:
         uploader = self._uploads.uploader if self._uploads is not None else None

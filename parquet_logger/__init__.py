@@ -4,16 +4,14 @@
     logger = ParquetLogger("./logs")
     llm.invoke("What is 2+2?", config=with_tags(custom_id="q1", config={"callbacks": [logger]}))
 
-The batch helpers and their config objects are imported on first use, so that a program that
-only logs does not load pandas, tenacity or tqdm.
+The logger, the batch helpers and their config objects are imported on first use, so that a
+program that only logs does not load pandas, tenacity or tqdm, and the writer process (which
+imports only the transport) does not load LangChain.
 """
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parquet_logger.capture.events import EventType
-from parquet_logger.capture.handler import ParquetLogger
-from parquet_logger.capture.tagging import with_tags
 from parquet_logger.errors import (
     EventsLostError,
     ParquetLoggerError,
@@ -26,9 +24,20 @@ from parquet_logger.errors import (
 )
 from parquet_logger.s3config import S3Config
 
+if TYPE_CHECKING:
+    from parquet_logger.capture.events import EventType
+    from parquet_logger.capture.handler import ParquetLogger
+    from parquet_logger.capture.tagging import with_tags
+
 __version__ = "0.1.0"
 
+# The logger itself is imported on first use too: the writer process imports this package
+# for its transport and errors only, and langchain_core would add ~0.2 s to every writer
+# (re)start, the time a log directory is without a writer after one is killed.
 _LAZY = {
+    "EventType": "parquet_logger.capture.events",
+    "ParquetLogger": "parquet_logger.capture.handler",
+    "with_tags": "parquet_logger.capture.tagging",
     "batch_run": "parquet_logger.batch.run",
     "batch_process": "parquet_logger.batch.job",
     "JobConfig": "parquet_logger.batch.compat_config",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 from parquet_logger_daemon import control
 
+from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.protocol import WriterStatus
 from parquet_logger.transport.statedir import SHM_ROOT, StateDir
 
@@ -42,8 +44,18 @@ def writer_running(log_dir: Path) -> bool:
 
 
 def writer_pid(log_dir: Path) -> int | None:
-    """The live writer's pid from its status file (None if not known)."""
-    status = WriterStatus.read(StateDir.for_log_dir(log_dir).status)
+    """The live writer's pid: the holder of the writer lock (a writer that has not written
+    its status file yet has it already), else from its status file (None if not known)."""
+    state = StateDir.for_log_dir(log_dir)
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(state.writer_lock, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            holders = flock_holders(fd, exclusive=True)
+        finally:
+            os.close(fd)
+        if holders and holders[0] > 0:  # never 0: os.kill(0, ...) signals the process group
+            return holders[0]
+    status = WriterStatus.read(state.status)
     if status is None or not isinstance(status.pid, int) or status.pid <= 0:
         return None  # never 0: os.kill(0, ...) signals the whole process group
     return status.pid

@@ -40,11 +40,16 @@ class Attachment:
         try:
             self.ring = Ring.create_or_attach(state, settings.ring_size_bytes)
             self.lock = RingLock(state.ring_lock)
-            self.supervisor = WriterSupervisor(state, settings, start_writer)
+            self.supervisor = WriterSupervisor(
+                state, settings, start_writer, every_period=self._follow_ring
+            )
         except BaseException:
             os.close(self._producers_fd)
             raise
         self.s3 = settings.s3
+        # The ring this process left because it was removed from under it, until a flush
+        # has seen its last record committed (see _follow_ring).
+        self._retired: Ring | None = None
         self._upload_failures_seen = self.ring.upload_failures
         self.refs = 0
         self.closed = False
@@ -87,6 +92,31 @@ class Attachment:
     def writer_alive(self) -> bool:
         return self.supervisor.alive()
 
+    def _follow_ring(self) -> None:
+        """On the watchdog thread: if the ring's path no longer names our mapping (a /dev/shm
+        cleaner removed it), move to the ring at the path, creating it if need be.
+
+        The writer serves the removed ring until it has been quiet for succession.QUIET_S,
+        several watchdog periods: records put into it before the move (or by a thread that
+        read `self.ring` just before) are still written. Switching is one reference store;
+        the old mapping is unmapped once no thread uses it (flush drops the last reference).
+        """
+        if self.closed or not self.ring.replaced():
+            return
+        new = Ring.create_or_attach(self.state, self._settings.ring_size_bytes)
+        old = self.ring
+        # `_retired` before `ring`: flush reads them in the other order, so it never sees the
+        # new ring without the old one (a second removal before a flush keeps the first).
+        if self._retired is None or self._retired.committed >= self._retired.last_put_end:
+            self._retired = old
+        self.ring = new
+        self._upload_failures_seen = new.upload_failures
+        log.warning(
+            "parquet-logger: the ring %s was removed while in use (a /dev/shm cleaner?); "
+            "logging into the new ring at that path",
+            old.path,
+        )
+
     # ------------------------------------------------------------------ flush
     def flush(self, timeout: float) -> None:
         """Wait until every record this process put is in a durable file.
@@ -96,17 +126,24 @@ class Attachment:
             EventsLostError: the writer skipped corrupt ring data among these records.
             FileNotFoundError: the log directory was deleted before they were written.
         """
-        target = self.ring.last_put_end
+        ring = self.ring
+        retired = self._retired  # after `ring`: see _follow_ring
+        target = ring.last_put_end
         if self.supervisor.log_dir_gone:
             self._check_nothing_lost_with_the_directory(target)
             return
         barrier = FlushBarrier.start(
             self.state, "logged by this process", self.writer_alive, timeout
         )
-        barrier.commit(self.ring, self.lock, target)
+        if retired is not None:
+            # Records put before the move: the writer drains the removed ring until then.
+            barrier.commit(retired, self.lock, retired.last_put_end)
+            if self._retired is retired:
+                self._retired = None
+        barrier.commit(ring, self.lock, target)
         self._report_skipped(target)
         if self.s3 is not None:
-            barrier.wait(lambda: self.ring.upload_settled, target, "uploaded")
+            barrier.wait(lambda: ring.upload_settled, target, "uploaded")
             self._report_upload_failures()
 
     def _check_nothing_lost_with_the_directory(self, target: int) -> None:
@@ -186,6 +223,9 @@ class Attachment:
         os.close(self._producers_fd)
         self.lock.close()
         self.ring.close()
+        if self._retired is not None:
+            self._retired.close()
+            self._retired = None
 
     def after_fork_in_child(self) -> None:
         """Own locks in the child: flock belongs to the open file description, which a
@@ -196,6 +236,7 @@ class Attachment:
         os.close(inherited)
         self.supervisor.after_fork_in_child()
         self.ring.forget_puts()
+        self._retired = None
 
 
 _registry: dict[str, Attachment] = {}

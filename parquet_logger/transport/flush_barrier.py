@@ -55,30 +55,36 @@ class FlushBarrier:
             return
         # Bounded too: a producer stopped while holding the ring lock must not hang flush().
         ring.request_flush(lock, max(0.0, self.deadline - time.monotonic()))
-        self.wait(lambda: ring.committed, target, "in Parquet")
+        self.wait(lambda: ring.committed, target, "in Parquet", ring)
 
-    def wait(self, progress: Callable[[], int], target: int, what: str) -> None:
+    def wait(
+        self, progress: Callable[[], int], target: int, what: str, ring: Ring | None = None
+    ) -> None:
         """Return once `progress()` (a ring header word) reaches `target`.
 
         Raises:
-            TimeoutError: it did not before the deadline; the message says how far it is.
+            TimeoutError: it did not before the deadline; the message says how far it is,
+                and why when the writer published why (`ring`'s writer errno).
         """
         pause = FIRST_PAUSE_S
         while (reached := progress()) < target:
             if time.monotonic() >= self.deadline:
+                problem = ring.writer_problem if ring is not None else ""
+                because = f"; its writes fail: {problem}" if problem else ""
                 raise TimeoutError(
                     f"parquet-logger: {target - reached} bytes of events {self.whose} are not "
                     f"yet {what} under {self.state.log_dir} after {self.timeout_s} s "
-                    f"({self._what_next()})"
+                    f"({self._what_next(because)})"
                 )
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
 
-    def _what_next(self) -> str:
-        """Where to look, or what to run: a writer's log only if one was ever started."""
+    def _what_next(self, because: str = "") -> str:
+        """Where to look, or what to run: a writer's log only if one was ever started;
+        `because`: why its writes fail, as the writer published it in the ring."""
         alive = self.writer_alive()
         if alive or self.state.writer_log.exists():
-            return f"writer alive: {alive}; see {self.state.writer_log}"
+            return f"writer alive: {alive}{because}; see {self.state.writer_log}"
         # No writer was ever started here (start_writer=False, or it could not be spawned):
         # there is no log to read, the fix is to run one.
         return (

@@ -16,8 +16,9 @@ _STATES = {
 }
 
 
-def flock_holders(fd: int, proc: Path = Path("/proc")) -> list[int]:
-    """Pids that hold an flock on the file open as `fd` (waiters excluded), from /proc/locks."""
+def flock_holders(fd: int, proc: Path = Path("/proc"), *, exclusive: bool = False) -> list[int]:
+    """Pids that hold an flock on the file open as `fd` (waiters excluded), from /proc/locks;
+    with `exclusive`, only holders of LOCK_EX (a writer, not a shared liveness probe)."""
     st = os.fstat(fd)
     inode = f":{st.st_ino}"
     holders = []
@@ -29,6 +30,8 @@ def flock_holders(fd: int, proc: Path = Path("/proc")) -> list[int]:
         fields = line.split()
         # "1: FLOCK  ADVISORY  WRITE 1234 fd:01:56789 0 EOF"; waiters have "->" after "1:".
         if len(fields) < 6 or fields[1] != "FLOCK" or not fields[5].endswith(inode):
+            continue
+        if exclusive and fields[3] != "WRITE":
             continue
         if fields[4].isdigit():
             holders.append(int(fields[4]))

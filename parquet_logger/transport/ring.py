@@ -58,6 +58,7 @@ from parquet_logger.transport.ring_header import (
     W_UPLOAD_SETTLED,
     W_VERSION,
     W_WAITED_PUTS,
+    W_WRITER_ERRNO,
     W_WRITER_HEARTBEAT,
     W_WRITER_PID,
     RingStats,
@@ -97,6 +98,8 @@ class Ring(RingRepair):
         self.path = path
         try:
             st = os.fstat(fd)
+            # Which file this mapping is: a /dev/shm cleaner may unlink the path (`replaced`).
+            self._file_id = (st.st_dev, st.st_ino)
             if st.st_size < HEADER_SIZE + MIN_CAPACITY:
                 raise UnusableRingError(path, st.st_ino, f"too small ({st.st_size} bytes)")
             # MAP_POPULATE maps every page now (a few ms for 128 MiB), instead of a page
@@ -185,9 +188,24 @@ class Ring(RingRepair):
         found = ring_file.open_existing(state)
         return None if found is None else cls(*found)
 
+    def replaced(self) -> bool:
+        """The ring's path no longer names this mapping's file: it was unlinked (a /dev/shm
+        cleaner, systemd-logind's RemoveIPC) and maybe created anew by another producer.
+        Records put here from now on reach no writer that starts later; the live writer and
+        the producers check this in their housekeeping and move to the path's ring."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) != self._file_id
+
     def unlink(self) -> None:
-        """Remove the ring file (the writer does this when it exits with nothing left)."""
-        self.path.unlink(missing_ok=True)
+        """Remove the ring file (the writer does this when it exits with nothing left), unless
+        its path already names another ring, which is not this writer's to remove."""
+        if not self.replaced():
+            self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
         try:
@@ -233,6 +251,17 @@ class Ring(RingRepair):
     upload_failures = Word(
         W_UPLOAD_FAILURES, "Definitive upload failures (the last one's detail: upload_error.json)."
     )
+    writer_errno = Word(
+        W_WRITER_ERRNO,
+        "The errno of the writer's failing writes (ENOSPC...), 0 once they succeed: its own "
+        "log may be on the failing disk, producers read why here.",
+    )
+
+    @property
+    def writer_problem(self) -> str:
+        """Why the writer cannot write ("[Errno 28] No space left on device"), or ""."""
+        code = self.writer_errno
+        return f"[Errno {code}] {os.strerror(code)}" if code else ""
 
     def stats(self) -> RingStats:
         w = self._words

@@ -22,6 +22,7 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |    272 |    8 | corrupt spans      | the writer: spans skipped (after their slot) |
 |    320 |    8 | upload settled     | the writer: uploads done or failed up to it  |
 |    328 |    8 | upload failures    | the writer: definitive upload failures       |
+|    336 |    8 | writer errno       | the writer: errno of its failing writes, or 0 |
 |    384 |  128 | skipped spans      | the writer: the last 8 corrupt spans, as     |
 |        |      |                    | (start, end) pairs in slot `number % 8`      |
 |   4096 |  cap | data               | producers write, the writer reads            |
@@ -59,6 +60,7 @@ W_WRITER_HEARTBEAT = 33
 W_CORRUPT_FRAMES = 34
 W_UPLOAD_SETTLED = 40
 W_UPLOAD_FAILURES = 41
+W_WRITER_ERRNO = 42
 W_SKIPPED_SLOTS = 48  # 8 (start, end) pairs up to word 63
 SKIPPED_SLOT_COUNT = 8
 # No ring moves 2**62 bytes (4 EiB) in its life: a position at or past this is garbage, and

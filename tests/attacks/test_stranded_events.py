@@ -1,0 +1,172 @@
+"""Events never wait in /dev/shm for a writer that will not come (issue #12, items 2-4, 6)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from parquet_logger_daemon import control
+
+from parquet_logger.transport.statedir import StateDir, open_private
+from tests.support import read_rows, stop_writer, wait_for, writer_running
+
+pytestmark = pytest.mark.slow
+
+LOG_AND_FLUSH = """
+    import sys
+    from parquet_logger import ParquetLogger
+    log_dir, count = sys.argv[1], int(sys.argv[2])
+    logger = ParquetLogger(log_dir, flush_interval_s=0.1)
+    for i in range(count):
+        logger.log_event("custom_event", {"i": i}, custom_id=f"late-{i}")
+    logger.flush(timeout=float(sys.argv[3]))
+    print("flushed", flush=True)
+"""
+
+
+def log_in_new_process(log_dir: Path, count: int, flush_timeout: float = 30.0) -> str:
+    """A separate producer script logs `count` events and flushes; returns its stdout."""
+    argv = [str(log_dir), str(count), str(flush_timeout)]
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(LOG_AND_FLUSH), *argv],
+        capture_output=True,
+        text=True,
+        timeout=flush_timeout + 60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_ring_unlinked_under_a_live_writer_strands_nothing(log_dir, make_logger):
+    """A /dev/shm cleaner (or logind's RemoveIPC) unlinks the ring while a writer serves it:
+    the writer notices, finishes the old ring and serves the new one; the events of a new
+    producer and of the producer still on the old mapping all land, once."""
+    first = make_logger(flush_interval_s=0.1)
+    first.log_event("custom_event", {"i": "before"})
+    first.flush(timeout=30)
+    StateDir.for_log_dir(log_dir).shm_ring.unlink()
+    log_in_new_process(log_dir, 100)
+    first.log_event("custom_event", {"i": "after"})
+    first.flush(timeout=30)
+    rows = read_rows(log_dir)
+    assert len(rows) == 102
+    assert rows["event_id"].is_unique
+
+
+def holds_open(pid: int, path: str) -> bool:
+    """Process `pid` has `path` open."""
+    with contextlib.suppress(OSError):
+        fds = Path(f"/proc/{pid}/fd")
+        return any(os.readlink(fd) == path for fd in fds.iterdir())
+    return False
+
+
+@pytest.fixture
+def held_probe(log_dir: Path) -> Iterator[threading.Event]:
+    """Hold the writer lock shared, as a liveness probe does, until the event is set."""
+    state = StateDir.for_log_dir(log_dir)
+    state.ensure()
+    fd = open_private(state.writer_lock)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    release = threading.Event()
+
+    def let_go() -> None:
+        release.wait(30)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+    thread = threading.Thread(target=let_go)
+    thread.start()
+    yield release
+    release.set()
+    thread.join()
+    os.close(fd)
+
+
+def test_writer_starting_during_a_liveness_probe_is_not_refused(log_dir, held_probe):
+    """A writer that starts while a probe holds its lock shared waits for the probe to let
+    go instead of exiting with "another writer is already running" (exit code 3)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "parquet_logger_daemon",
+            "run",
+            "--dir",
+            str(log_dir),
+            "--exit-when-idle",
+        ],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        lock = str(StateDir.for_log_dir(log_dir).writer_lock)
+        wait_for(
+            lambda: proc.poll() is not None or holds_open(proc.pid, lock),
+            30,
+            "the writer to open its lock",
+        )
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0.5)  # a writer that refuses exits right after its one try
+        held_probe.set()
+        wait_for(lambda: writer_running(log_dir) or proc.poll() is not None, 20, "the writer")
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    stop_writer(log_dir)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs mounted for the test (root only), unmounted at teardown."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill `disk` to the last byte; returns the filler file."""
+    filler = disk / "filler"
+    with open(filler, "wb") as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+    return filler
+
+
+def test_writer_started_on_a_full_disk_retries_and_says_why(small_disk):
+    """The disk is full when the writer starts: it does not die; flush()'s TimeoutError says
+    the disk is full; once space returns every event lands."""
+    log_dir = small_disk / "logs"
+    StateDir.for_log_dir(log_dir).ensure()
+    filler = fill(small_disk)
+    from parquet_logger import ParquetLogger
+
+    logger = ParquetLogger(log_dir, flush_interval_s=0.1)
+    try:
+        for i in range(2000):
+            logger.log_event("custom_event", {"i": i})
+        with pytest.raises(TimeoutError, match="No space left on device"):
+            logger.flush(timeout=5)
+        assert writer_running(log_dir)
+        status = control.read_status(StateDir.for_log_dir(log_dir))
+        assert "No space left on device" in status["writes_failing"]
+        filler.unlink()
+        logger.flush(timeout=60)
+    finally:
+        logger.close(timeout=30)
+        stop_writer(log_dir)
+    assert len(read_rows(log_dir)) == 2000
