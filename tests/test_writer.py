@@ -219,7 +219,8 @@ def test_typed_text_that_is_not_utf8_keeps_its_row_and_the_file_readable(make_lo
     assert foreign["name"] == "caf\ufffd"
     assert foreign["event_type"] == "custom"
     files = [str(p) for p in log_dir.rglob("*.parquet")]
-    assert duckdb.sql(f"select count(*) from read_parquet({files})").fetchall() == [(7,)]
+    counted = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet({files})").fetchall()
+    assert counted == [(7,)]
 
 
 def test_a_failed_write_is_retried_without_loss_or_duplicates(make_logger, log_dir):
