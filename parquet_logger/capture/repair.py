@@ -3,11 +3,11 @@
 `record` comes here only when orjson refuses a record's typed columns or a token count is
 past int64; the common record never does. What a repaired record holds:
 
-| value for a typed column           | the column      | the payload (`encode.convert`)           |
-|------------------------------------|-----------------|------------------------------------------|
-| text with a lone surrogate         | each one U+FFFD | the exact text, the surrogate `\\udXXX`   |
-| int outside int64                  | null            | the number; past 64 bits a decimal string|
-| any other type                     | `str(value)`    | as `encode.convert` writes it            |
+| value for a typed column   | the column                       | the payload (`encode.convert`)   |
+|----------------------------|----------------------------------|----------------------------------|
+| text with lone surrogates  | each one U+FFFD (pairs joined)   | the text, each one `\\udXXX`     |
+| int outside int64          | null                             | the number; past 64 bits, text   |
+| any other type             | `str(value)`; null if that fails | as `encode.convert` writes it    |
 
 The payload then starts with `"repaired": [the names of the changed columns]`.
 """
