@@ -51,8 +51,9 @@ def build_table(metas: Sequence[Body], payloads: Sequence[Body], drop: frozenset
     parsed from the records' meta objects in one call (no Python object per value).
 
     Raises:
-        pa.ArrowInvalid: a meta object is malformed, lacks a timestamp or has a value of the
-            wrong type; the caller then builds the batch with `build_table_sanitized`.
+        pa.ArrowInvalid: a meta object is malformed, lacks a timestamp, has a value of the
+            wrong type or text that is not UTF-8; the caller then builds the batch with
+            `build_table_sanitized`.
     """
     blob = b"\n".join(metas)
     parsed = pj.read_json(
@@ -64,6 +65,9 @@ def build_table(metas: Sequence[Body], payloads: Sequence[Body], drop: frozenset
     )
     if parsed.num_rows != len(metas):  # a foreign record with a raw newline in its meta
         raise pa.ArrowInvalid(f"{parsed.num_rows} meta objects for {len(metas)} records")
+    # The JSON reader copies string bytes without checking them: a foreign record's invalid
+    # UTF-8 would make the whole file unreadable (pandas, DuckDB). About 0.1 us a record.
+    parsed.validate(full=True)
     if parsed.column("timestamp").null_count:
         raise pa.ArrowInvalid("a record has no timestamp")
     columns = {name: parsed.column(name) for name in META_FIELDS}

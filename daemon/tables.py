@@ -25,8 +25,8 @@ def partition_table(
 
     The fast path parses every record's typed fields in one call. If any record breaks it,
     one malformed record must not sink the batch: the records are parsed one by one, a meta
-    that is not a JSON object becomes an `invalid_record` row and wrong field types are
-    coerced.
+    that is not a JSON object becomes an `invalid_record` row, bytes that are not UTF-8 are
+    replaced by U+FFFD and wrong field types are coerced (an integer past int64 is null).
     """
     drop = frozenset(p.split("=", 1)[0] for p in partition.split("/") if p)
     try:
@@ -37,12 +37,24 @@ def partition_table(
     kept: list[wire.Body] = []
     now_us = time.time_ns() // 1000
     for meta_json, payload in zip(metas, payloads, strict=True):
-        try:
-            meta = wire.decode_meta(meta_json)
-        except wire.WireError as bad:
+        meta = _decode_meta(meta_json)
+        if isinstance(meta, wire.WireError):
             whole = bytes(meta_json) + bytes(payload)
-            meta_json, payload = invalid_record(whole, str(bad), now_us)
+            meta_json, payload = invalid_record(whole, str(meta), now_us)
             meta = wire.decode_meta(meta_json)
         parsed.append(meta)
         kept.append(payload)
     return build_table_sanitized(parsed, kept, drop), True
+
+
+def _decode_meta(meta_json: wire.Body) -> dict[str, Any] | wire.WireError:
+    """A meta object, or why it is none. Text that is not UTF-8 (a foreign producer's) keeps
+    its fields, each undecodable byte read as U+FFFD."""
+    try:
+        return wire.decode_meta(meta_json)
+    except wire.WireError as bad:
+        error = bad
+    try:
+        return wire.decode_meta(bytes(meta_json).decode("utf-8", "replace").encode())
+    except wire.WireError:
+        return error

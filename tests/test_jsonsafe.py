@@ -300,6 +300,18 @@ def test_surrogate_pair_is_joined() -> None:
     assert load(["\ud83d\ude00", "\udc80"]) == ["\U0001f600", "\\udc80"]
 
 
+def test_fragments_keep_their_json_on_the_slow_path() -> None:
+    """A part encoded earlier (an orjson.Fragment, as the handler shares between `data` and
+    `raw`) keeps its content when a neighbour sends the envelope down the slow path."""
+    shared = orjson.Fragment(orjson.dumps({"model": "m", "n": [1, 2]}))
+    written = load({"params": shared, "name": "x\ud800", "tokens": 2**70})
+    assert written == {
+        "params": {"model": "m", "n": [1, 2]},
+        "name": "x\\ud800",
+        "tokens": str(2**70),
+    }
+
+
 def test_cyclic_dict_and_list() -> None:
     """Cycles in dicts and lists become "$cycle"; the rest of the payload survives."""
     cyclic_dict: dict[str, Any] = {"name": "d"}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+import duckdb
 import orjson
 import pandas as pd
 import pytest
@@ -190,6 +191,37 @@ def test_malformed_meta_objects_cost_only_their_own_fields(make_logger, log_dir)
     assert coerced["name"] == "7"
     assert pd.isna(coerced["pid"])
     assert (df["event_type"] == "custom").sum() == 1
+
+
+def test_counts_past_int64_are_nulled_with_their_row_kept(make_logger, log_dir):
+    """Foreign records with a count past int64 (a JSON number; 2**63 is one orjson writes)
+    are kept with that column null."""
+    today = f"date={datetime.now(UTC):%Y-%m-%d}"
+    ts = int(time.time() * 1e6)
+    foreign = [
+        raw_record(today, b'{"timestamp":%d,"input_tokens":%d}' % (ts, 2**70), b'{"n":1}'),
+        raw_record(today, b'{"timestamp":%d,"total_tokens":%d}' % (ts, 2**63), b'{"n":2}'),
+    ]
+    df = foreign_records_among_events(make_logger(), log_dir, foreign).set_index("payload")
+    assert len(df) == 8
+    assert pd.isna(df.loc['{"n":1}', "input_tokens"])
+    assert pd.isna(df.loc['{"n":2}', "total_tokens"])
+
+
+def test_typed_text_that_is_not_utf8_keeps_its_row_and_the_file_readable(make_logger, log_dir):
+    """A foreign record whose `name` bytes are not UTF-8 is kept with U+FFFD in their place
+    and its other fields intact; pyarrow's JSON reader alone would store the bad bytes and
+    every reader of the file (pandas, DuckDB) would fail on it."""
+    today = f"date={datetime.now(UTC):%Y-%m-%d}"
+    meta = b'{"timestamp":%d,"name":"caf\xe9","event_type":"custom"}' % int(time.time() * 1e6)
+    df = foreign_records_among_events(make_logger(), log_dir, [raw_record(today, meta, b"{}")])
+    assert len(df) == 7
+    foreign = df[df["payload"] == "{}"].iloc[0]
+    assert foreign["name"] == "caf\ufffd"
+    assert foreign["event_type"] == "custom"
+    files = [str(p) for p in log_dir.rglob("*.parquet")]
+    counted = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet({files})").fetchall()
+    assert counted == [(7,)]
 
 
 def test_a_failed_write_is_retried_without_loss_or_duplicates(make_logger, log_dir):

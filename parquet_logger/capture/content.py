@@ -7,6 +7,7 @@ An object that appears in both `data` and `raw` is encoded once, as a JSON fragm
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,7 @@ _RUN_TYPES: dict[EventType | str, str] = {
     EventType.RETRIEVER_START: "retriever",
 }
 _MAX_CACHED_SERIALIZED = 256
+log = logging.getLogger("parquet_logger")
 _Family = Callable[[CallbackEvent], Content | None]
 
 
@@ -44,6 +46,13 @@ class ContentBuilder:
     def __init__(self, settings: LoggerSettings) -> None:
         self.runs = RunTable(settings.max_tracked_runs)
         self._enabled = settings.enabled
+        self._log_dir = settings.log_dir
+        # The seed's `event_types=["llm_start", ...]` records no start of a chat model (those
+        # start with chat_model_start): said once per logger, when the first one starts.
+        self._warn_chat_start = (
+            EventType.LLM_START in settings.enabled
+            and EventType.CHAT_MODEL_START not in settings.enabled
+        )
         self._fragment_bytes = settings.max_event_bytes // 2
         self._serialized_bytes = settings.max_event_bytes // 4
         self._redactor = settings.redactor
@@ -95,6 +104,8 @@ class ContentBuilder:
         name = name_of(event.serialized, kwargs)
         run = self._remember(event, _RUN_TYPES[event.event_type], name, model, provider)
         if event.event_type not in self._enabled:
+            if self._warn_chat_start and event.event_type == EventType.CHAT_MODEL_START:
+                self._chat_start_not_recorded()
             return None
         inputs = self._fragments(event.inputs)
         shared_params = self._fragment(params)
@@ -111,6 +122,15 @@ class ContentBuilder:
             raw_kwargs["invocation_params"] = shared_params
         raw = {"serialized": self._serialized(event.serialized), **inputs, "kwargs": raw_kwargs}
         return Content(data, raw, run)
+
+    def _chat_start_not_recorded(self) -> None:
+        self._warn_chat_start = False  # two threads at once may both warn: harmless
+        log.warning(
+            "parquet-logger for %s: a chat model started, but event_types has llm_start "
+            'without "chat_model_start", so chat model starts are not recorded (chat models '
+            'start with chat_model_start, not llm_start); add "chat_model_start" to event_types',
+            self._log_dir,
+        )
 
     def _run_start(self, event: CallbackEvent) -> Content | None:
         kind, kwargs = event.event_type, event.kwargs

@@ -37,7 +37,8 @@ DEFAULT_EVENT_TYPES = frozenset(
 # LangChain's dispatch switches (CallbackManager reads these properties per event). Tool events
 # are gated by ignore_agent: there is no ignore_tool. End/error/token events of chat models
 # are gated by ignore_llm. A start event is dispatched whenever any event of its category is
-# wanted, so the handler can remember the start for latency and metadata.
+# wanted, so the handler can remember the start for latency and metadata; a chat model's start
+# also when llm_start is, so the handler can warn that chat models start with chat_model_start.
 GATES: dict[str, frozenset[EventType]] = {
     "ignore_llm": frozenset(
         {
@@ -50,6 +51,7 @@ GATES: dict[str, frozenset[EventType]] = {
     ),
     "ignore_chat_model": frozenset(
         {
+            EventType.LLM_START,
             EventType.CHAT_MODEL_START,
             EventType.LLM_NEW_TOKEN,
             EventType.LLM_END,

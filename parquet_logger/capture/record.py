@@ -2,7 +2,8 @@
 
 The payload is `{"event_type", "timestamp", "execution": {run_id, parent_run_id, custom_id,
 tags, metadata}, "data": {curated fields}, "raw": {every callback argument}}`, encoded by
-`encode.safe_json` (bounded, secrets redacted, never raises).
+`encode.safe_json` (bounded, secrets redacted, never raises). A typed value that its column
+cannot hold is replaced or nulled and named in the payload's `repaired` list (`repair`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
-from uuid import UUID
 
 from parquet_logger.capture.event import CallbackEvent, Content
 from parquet_logger.capture.llm_facts import Usage
+from parquet_logger.capture.repair import counts_fit_int64, mark_repaired, repair_columns
 from parquet_logger.capture.runs import RunStart
 from parquet_logger.capture.settings import LoggerSettings
 from parquet_logger.capture.tagging import custom_id_from_tags
@@ -109,15 +110,14 @@ class RecordBuilder:
         if custom_id and type(custom_id) is str:
             meta["custom_id"] = text(custom_id, remember=False)
         partition = self._partition(ts_us, kind)
-        try:
-            return wire.encode(partition, meta, payload)
-        except TypeError:
-            # A typed column got a value orjson cannot write (an odd name, say): keep the event.
-            meta = {
-                k: v if isinstance(v, int | float | str | UUID) or v is None else str(v)
-                for k, v in meta.items()
-            }
-            return wire.encode(partition, meta, payload)
+        if usage is _NO_USAGE or counts_fit_int64(usage):
+            try:
+                return wire.encode(partition, meta, payload)
+            except TypeError:  # orjson's JSONEncodeError: a value JSON cannot hold
+                pass
+        # The slow path, for awkward values only (see `repair`): the row is kept.
+        columns = repair_columns(meta)
+        return wire.encode(partition, meta, mark_repaired(payload, columns))
 
     def _partition(self, ts_us: int, event_type: str) -> str:
         keys = self._keys

@@ -54,10 +54,12 @@ def with_tags(
     return cast(RunnableConfig, result)
 
 
-def custom_id_from_tags(tags: Sequence[str] | None) -> str:
-    """The id of the first `logger_custom_id:` tag, or "" when there is none."""
+def custom_id_from_tags(tags: Sequence[object] | None) -> str:
+    """The id of the first `logger_custom_id:` tag, or "" when there is none; tags that are
+    not strings (LangChain does not check them: `tags=[1, None]` arrives as given) are
+    passed over."""
     if tags:
         for tag in tags:
-            if tag.startswith(CUSTOM_ID_PREFIX):
+            if isinstance(tag, str) and tag.startswith(CUSTOM_ID_PREFIX):
                 return tag[len(CUSTOM_ID_PREFIX) :]
     return ""

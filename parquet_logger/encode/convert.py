@@ -22,6 +22,7 @@ object in Python only when orjson refuses it. Both redact what they convert (the
 | lone surrogate in a string or key       | backslash escape `\\udc80` (valid pairs are joined)   |
 | container already on the current path   | `"$cycle"`                                            |
 | nesting deeper than 200 (slow path)     | `"$max_depth"`                                        |
+| `orjson.Fragment` (slow path)           | its JSON, parsed and written again                    |
 | int outside [-2**63, 2**64)             | decimal string                                        |
 | non-str dict key                        | string (orjson's form; `str()` for unusual types)     |
 | nothing above worked                    | `{"$unserializable": "<error text>"}`                 |
@@ -250,6 +251,8 @@ def _plain(obj: object, depth_left: int, path: set[int]) -> object:
 def _native_or_default(obj: object) -> object:
     """One step towards plain data for a non-container leaf, as orjson (or `_default`) would."""
     try:
+        if isinstance(obj, orjson.Fragment):  # JSON encoded earlier (a part shared by two
+            return orjson.loads(orjson.dumps(obj))  # keys): its text is all it gives back
         if isinstance(obj, uuid.UUID):
             return str(obj)
         if isinstance(obj, datetime.date | datetime.time):
