@@ -10,7 +10,9 @@ ParquetLoggerError (Exception)
 ├── RowTimeoutError         (TimeoutError) a batch row took longer than `row_timeout`
 ├── WorkerCrashedError      (RuntimeError) a batch worker process died before reporting
 ├── UnguardedMainError      (RuntimeError) batch workers re-ran a script with no __main__ guard
-└── RetrievalAbortedError   background retrieval stopped by an error no response gets past
+├── RetrievalAbortedError   background retrieval stopped by an error no response gets past
+└── LakeError               the Delta table could not be committed, optimized or vacuumed
+    └── CommitterBusyError  another committer holds the table (or committed first): rerun
 
 Bad arguments are not in this tree: they raise the builtin `TypeError` (wrong type) or
 `ValueError` (right type, wrong value) through `parquet_logger.validation`.
@@ -78,3 +80,11 @@ class RetrievalAbortedError(ParquetLoggerError):
         super().__init__(f"background retrieval stopped{why}: {type(cause).__name__}: {cause}")
         self.cause = cause
         self.counts = counts
+
+
+class LakeError(ParquetLoggerError):
+    """A lake command failed; the table is unchanged by this run (Delta commits are atomic)."""
+
+
+class CommitterBusyError(LakeError):
+    """Another committer holds the lock or committed between our snapshot and our commit."""

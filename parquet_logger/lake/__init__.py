@@ -11,17 +11,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from parquet_logger.errors import CommitterBusyError, LakeError
+
 if TYPE_CHECKING:
     from .committer import CommitResult, commit
-    from .errors import CommitterBusyError, LakeError
     from .maintenance import OptimizeResult, optimize, vacuum
     from .source import LakeSource
 
 _HOMES = {
     "CommitResult": "committer",
     "commit": "committer",
-    "CommitterBusyError": "errors",
-    "LakeError": "errors",
     "OptimizeResult": "maintenance",
     "optimize": "maintenance",
     "vacuum": "maintenance",

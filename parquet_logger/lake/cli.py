@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 # Neither imports deltalake (the commands below import it when they run).
-from parquet_logger.lake.errors import CommitterBusyError, LakeError
+from parquet_logger.errors import CommitterBusyError, LakeError
 from parquet_logger.lake.source import LakeSource
 
 EXIT_OK = 0

@@ -22,7 +22,8 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 from pyarrow import fs as pafs
 
-from .errors import CommitterBusyError, LakeError
+from parquet_logger.errors import CommitterBusyError, LakeError
+
 from .listing import PartFile, list_part_files
 from .lock import committer_lock
 from .plan import CommitPlan, plan_commit

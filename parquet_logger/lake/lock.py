@@ -22,9 +22,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from parquet_logger.errors import CommitterBusyError, LakeError
 from parquet_logger.transport.statedir import STATE_FOLDER
 
-from .errors import CommitterBusyError, LakeError
 from .source import LakeSource
 
 LOCK_NAME = "lake.lock"

@@ -17,9 +17,9 @@ from typing import Any
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
+from parquet_logger.errors import LakeError
 from parquet_logger.validation import require_bool, require_int
 
-from .errors import LakeError
 from .lock import committer_lock
 from .source import LakeSource
 from .store import open_table

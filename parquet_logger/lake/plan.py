@@ -7,7 +7,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from .errors import LakeError
+from parquet_logger.errors import LakeError
+
 from .listing import PartFile
 
 

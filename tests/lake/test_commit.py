@@ -13,10 +13,10 @@ import pytest
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction, RemoveAction
 
+from parquet_logger.errors import CommitterBusyError
 from parquet_logger.lake import LakeSource, commit
 from parquet_logger.lake import committer as committer_module
 from parquet_logger.lake.cli import EXIT_BUSY, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
-from parquet_logger.lake.errors import CommitterBusyError
 from parquet_logger.lake.lock import committer_lock
 from parquet_logger.transport.statedir import STATE_FOLDER
 from tests.lake.tables import (

@@ -12,10 +12,10 @@ import pytest
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction, RemoveAction
 
+from parquet_logger.errors import CommitterBusyError
 from parquet_logger.lake import LakeSource, commit
 from parquet_logger.lake import committer as committer_module
 from parquet_logger.lake.cli import EXIT_OK, main
-from parquet_logger.lake.errors import CommitterBusyError
 from parquet_logger.s3config import S3Config
 from tests.lake.tables import (
     assert_registered_once,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parquet_logger.lake.errors import LakeError
+from parquet_logger.errors import LakeError
 from parquet_logger.lake.listing import PartFile, partition_of
 from parquet_logger.lake.plan import TableSnapshot, plan_commit
 
