@@ -10,16 +10,7 @@ import pytest
 
 from parquet_logger.read import PriceTable, runs
 from parquet_logger.read.cost import ModelPrice, price_table
-from tests.read.workload import ALL_EVENTS, PRICED_MODEL, UNPRICED_MODEL, run_workload
-
-
-@pytest.fixture
-def logged(make_logger, log_dir):
-    """A log directory holding the workload's events (flushed)."""
-    logger = make_logger(event_types=ALL_EVENTS)
-    run_workload(logger)
-    logger.flush(timeout=30)
-    return log_dir
+from tests.read.workload import PRICED_MODEL, UNPRICED_MODEL
 
 
 def test_shipped_table_says_where_and_when():

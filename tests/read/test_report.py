@@ -12,20 +12,11 @@ import pytest
 from parquet_logger.read import events
 from parquet_logger.read.report import build_report
 from tests.read.chromium import BINARY, Chromium
-from tests.read.workload import ALL_EVENTS, PRICED_MODEL, UNPRICED_MODEL, run_workload
+from tests.read.workload import PRICED_MODEL, UNPRICED_MODEL
 
 needs_chromium = pytest.mark.skipif(
     not os.path.exists(BINARY), reason="chromium is not installed (apt-get install chromium)"
 )
-
-
-@pytest.fixture
-def logged(make_logger, log_dir):
-    """A log directory holding the workload's events (flushed)."""
-    logger = make_logger(event_types=ALL_EVENTS)
-    run_workload(logger)
-    logger.flush(timeout=30)
-    return log_dir
 
 
 @pytest.fixture

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from parquet_logger.read import events, runs, trace
 from parquet_logger.transport.statedir import STATE_FOLDER
 from tests.read.workload import ALL_EVENTS, PRICED_MODEL, UNPRICED_MODEL, run_workload
-
-
-@pytest.fixture
-def logged(make_logger, log_dir):
-    """A log directory holding the workload's events (flushed)."""
-    logger = make_logger(event_types=ALL_EVENTS)
-    run_workload(logger)
-    logger.flush(timeout=30)
-    return log_dir
 
 
 def test_runs_join_each_start_with_its_end_or_error(logged):
