@@ -62,6 +62,7 @@ from parquet_logger.transport.ring_header import (
     W_WRITER_HEARTBEAT,
     W_WRITER_PID,
     RingStats,
+    UnusableRingError,
     Word,
     header_problem,
     new_header,
@@ -72,16 +73,6 @@ from parquet_logger.transport.statedir import StateDir
 
 log = logging.getLogger("parquet_logger")
 _MAX_REPLACEMENTS = 3  # unusable rings replaced in one attach before giving up
-
-
-class UnusableRingError(RingError):
-    """The file at a ring's path is not a usable ring; it is moved aside and replaced."""
-
-    def __init__(self, path: Path, inode: int, reason: str) -> None:
-        super().__init__(f"{path} is not a usable parquet-logger ring: {reason}")
-        self.path = path
-        self.inode = inode  # the file judged: a replacement made meanwhile is not touched
-        self.reason = reason
 
 
 class Ring(RingRepair):

@@ -36,7 +36,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from parquet_logger.errors import RingError
 
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
@@ -95,6 +98,16 @@ def header_problem(words: memoryview, size: int) -> str | None:
     if committed % 8 or committed >= POSITION_LIMIT:
         return f"committed position {committed} is impossible"
     return None
+
+
+class UnusableRingError(RingError):
+    """The file at a ring's path is not a usable ring; it is moved aside and replaced."""
+
+    def __init__(self, path: Path, inode: int, reason: str) -> None:
+        super().__init__(f"{path} is not a usable parquet-logger ring: {reason}")
+        self.path = path
+        self.inode = inode  # the file judged: a replacement made meanwhile is not touched
+        self.reason = reason
 
 
 class Word:
