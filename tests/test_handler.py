@@ -167,6 +167,24 @@ def test_model_facts_usage_and_remembered_metadata(shared):
     assert payload(end)["data"]["finish_reason"] == "stop"
 
 
+def test_root_run_and_serialized_llm_type_as_the_package_users_come_from(shared):
+    """A root run's execution.parent_run_id is "" and absent metadata {} (not null), and
+    llm_type falls back to serialized["_type"] when invocation_params has none (#13)."""
+    logger, _ = shared
+    logger.on_llm_start(
+        {"name": "Legacy", "_type": "legacy-llm"},
+        ["p"],
+        run_id=uuid4(),
+        tags=["logger_custom_id:root-run"],
+        invocation_params={"model": "m"},
+    )
+    start = rows_of(shared, "root-run").iloc[0]
+    execution = payload(start)["execution"]
+    assert execution["parent_run_id"] == ""
+    assert execution["metadata"] == {}
+    assert payload(start)["data"]["llm_type"] == "legacy-llm"
+
+
 def test_usage_from_llm_output_when_messages_carry_none(shared):
     """Completion-style results report usage through llm_output["token_usage"]."""
     logger, _ = shared

@@ -100,7 +100,7 @@ class ContentBuilder:
     def _model_start(self, event: CallbackEvent) -> Content | None:
         kwargs = event.kwargs
         params = kwargs.get("invocation_params") or {}
-        model, provider, llm_type = start_model_facts(params, event.metadata)
+        model, provider, llm_type = start_model_facts(params, event.metadata, event.serialized)
         name = name_of(event.serialized, kwargs)
         run = self._remember(event, _RUN_TYPES[event.event_type], name, model, provider)
         if event.event_type not in self._enabled:

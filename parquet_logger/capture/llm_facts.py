@@ -63,9 +63,12 @@ def _text(value: Any) -> str | None:
 
 
 def start_model_facts(
-    params: Mapping[str, Any], metadata: Mapping[str, Any] | None
+    params: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None,
+    serialized: Mapping[str, Any] | None = None,
 ) -> tuple[str | None, str | None, str | None]:
-    """(model, provider, llm_type) of a model start. llm_type is invocation_params["_type"]."""
+    """(model, provider, llm_type) of a model start. llm_type is invocation_params["_type"],
+    else serialized["_type"] (where the package users come from read it)."""
     meta = metadata if isinstance(metadata, _MAPPING) else {}
     model = (
         _text(params.get("model"))
@@ -74,6 +77,8 @@ def start_model_facts(
         or _text(meta.get("ls_model_name"))
     )
     llm_type = _text(params.get("_type"))
+    if llm_type is None and isinstance(serialized, _MAPPING):
+        llm_type = _text(serialized.get("_type"))
     provider = _text(meta.get("ls_provider")) or llm_type
     return model, provider, llm_type
 

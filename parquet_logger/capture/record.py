@@ -66,12 +66,14 @@ class RecordBuilder:
             # ts_us / 1e6 is within 0.25 us of the exact value (a double's precision at epoch
             # seconds before 2106), so rounding to the microsecond gives back ts_us.
             "timestamp": datetime.fromtimestamp(ts_us / 1e6, UTC),
+            # A root run's parent is "" and absent metadata {}, as in the package users come
+            # from (their code tests `== ""`), and as the parent_run_id column has it.
             "execution": {
                 "run_id": run_id,
-                "parent_run_id": parent_run_id,
+                "parent_run_id": parent_run_id or "",
                 "custom_id": custom_id,
                 "tags": event.tags or [],
-                "metadata": started.metadata,
+                "metadata": started.metadata or {},
             },
         }
         payload = envelope_json(
