@@ -19,7 +19,7 @@ import time
 from parquet_logger.errors import EventsLostError, S3UploadError
 from parquet_logger.transport import forking
 from parquet_logger.transport.flush_barrier import FlushBarrier
-from parquet_logger.transport.protocol import LiveWriterInfo, UploadFailure
+from parquet_logger.transport.protocol import LiveWriterInfo, UploadFailure, drain_command
 from parquet_logger.transport.ring import Ring, RingLock, RingStats
 from parquet_logger.transport.statedir import StateDir, open_private
 from parquet_logger.transport.supervisor import WriterSupervisor
@@ -306,12 +306,11 @@ def _report_stranded(attachment: Attachment) -> None:
     pending = attachment.ring.pending_records()
     log.error(
         "parquet-logger: %d events logged to %s are not in Parquet yet and no writer is "
-        "running; they wait in %s until one runs. Write them now with: "
-        "parquet-logger-daemon run --dir %s --exit-when-idle",
+        "running; they wait in %s until one runs. Write them now with: %s",
         pending,
         attachment.state.log_dir,
         attachment.ring.path,
-        attachment.state.log_dir,
+        drain_command(attachment.state.log_dir),
     )
 
 

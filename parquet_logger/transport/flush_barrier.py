@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from parquet_logger.transport.protocol import drain_command
 from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir
 
@@ -89,6 +90,6 @@ class FlushBarrier:
         # there is no log to read, the fix is to run one.
         return (
             "no writer is running for this directory and none wrote a log here; write the "
-            f"pending events with: parquet-logger-daemon run --dir {self.state.log_dir} "
-            "--exit-when-idle (parquet-logger-daemon status shows the ring)"
+            f"pending events with: {drain_command(self.state.log_dir)} "
+            "(parquet-logger-daemon status shows the ring)"
         )

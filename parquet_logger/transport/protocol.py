@@ -46,6 +46,12 @@ class ControlExit(IntEnum):
     NO_WRITER = 3  # no writer is running for the directory
 
 
+def drain_command(log_dir: object) -> str:
+    """The command that writes a directory's pending events when no writer runs (said by a
+    producer at exit and by flush()'s timeout), exiting once they are written."""
+    return f"parquet-logger-daemon run --dir {log_dir} --exit-when-idle"
+
+
 class StateFile:
     """A state file's keys as dataclass fields (each with a default), with the JSON codec.
 
