@@ -75,23 +75,11 @@ class CredentialText:
 
     def mask_bytes(self, data: bytes) -> bytes:
         """`data` (JSON or text) with every credential shape masked; `data` itself if none."""
-        for pattern, gate, replace in self._bytes:
-            if gate and not any(char in data for char in gate):
-                continue
-            if pattern.search(data) is not None:
-                masked = pattern.sub(replace, data)
-                data = data if masked == data else masked  # a `name=` judged not secret
-        return data
+        return _mask(self._bytes, data)
 
     def mask_str(self, text: str) -> str:
         """`text` with every credential shape masked; `text` itself if none."""
-        for pattern, gate, replace in self._str:
-            if gate and not any(char in text for char in gate):
-                continue
-            if pattern.search(text) is not None:
-                masked = pattern.sub(replace, text)
-                text = text if masked == text else masked  # a `name=` judged not secret
-        return text
+        return _mask(self._str, text)
 
     def _assigned(self, match: re.Match[Any]) -> Any:
         """`=value` masked when the name just before the "=" is a secret key."""
@@ -107,3 +95,14 @@ class CredentialText:
         if not name or not self._is_secret_key(name.rsplit(".", 1)[-1]):
             return match[0]
         return match[0][:1] + mask
+
+
+def _mask(shapes: list[tuple[re.Pattern[Any], tuple[Any, ...], Any]], text: Any) -> Any:
+    """`text` (bytes or str) with every shape of `shapes` masked; `text` itself if none."""
+    for pattern, gate, replace in shapes:
+        if gate and not any(char in text for char in gate):
+            continue
+        if pattern.search(text) is not None:
+            masked = pattern.sub(replace, text)
+            text = text if masked == text else masked  # a `name=` judged not secret
+    return text
