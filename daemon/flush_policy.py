@@ -92,9 +92,12 @@ class FlushPolicy:
         if snap.committed < requests.target:
             # Coalesce only while other producers are still publishing: a lone process that
             # flushes (and waits) leaves the ring quiet, and is served at once.
+            # Once the coalescing moment is over, wait until everything asked for is read:
+            # a flush cut while a busy writer is still reading would split one request's
+            # records over two files.
             return (
                 snap.quiet
-                or now >= requests.not_before
+                or (now >= requests.not_before and snap.read >= requests.target)
                 or snap.buffered_bytes >= self.max_file_bytes
             )
         if snap.buffered_rows == 0:

@@ -67,6 +67,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         logger.close(timeout=30)
     stop_writer(log_dir)
     shutil.rmtree(log_dir / STATE_FOLDER)
+    (today,) = log_dir.glob("date=*")
+    assert len(parts(today)) == FILES  # one file per flush(), however busy the machine
     return log_dir
 
 

@@ -105,6 +105,16 @@ def test_a_request_is_coalesced_while_producers_still_publish() -> None:
     assert decide(replace(later, buffered_bytes=10_000), NOW + 0.001) is Action.FLUSH
 
 
+def test_an_asked_for_flush_waits_until_everything_asked_for_is_read() -> None:
+    """Past the coalescing moment a busy writer that has read only part of what was asked
+    for keeps reading: one request's records go to one file, not two."""
+    asked = FlushRequests(seen=1, target=1000, not_before=NOW - 0.01)
+    reading = replace(IDLE, read=600, buffered_bytes=600, flush_requests=1, requests=asked)
+    assert decide(reading) is Action.SEAL
+    assert decide(replace(reading, read=1000, buffered_bytes=1000)) is Action.FLUSH
+    assert decide(replace(reading, buffered_bytes=10_000)) is Action.FLUSH  # a file is full
+
+
 def test_requests_during_a_flush_extend_its_target_without_a_new_wait() -> None:
     """A request while an asked-for flush is under way moves the target on, keeping the
     deadline: requests coalesce instead of queueing."""
