@@ -75,12 +75,23 @@ def start_model_facts(
         or _text(params.get("model_name"))
         or _text(params.get("model_id"))
         or _text(meta.get("ls_model_name"))
+        or _constructor_model(serialized)
     )
     llm_type = _text(params.get("_type"))
     if llm_type is None and isinstance(serialized, _MAPPING):
         llm_type = _text(serialized.get("_type"))
     provider = _text(meta.get("ls_provider")) or llm_type
     return model, provider, llm_type
+
+
+def _constructor_model(serialized: Mapping[str, Any] | None) -> str | None:
+    """The model named in serialized["kwargs"], where the package users come from read it."""
+    if not isinstance(serialized, _MAPPING):
+        return None
+    kwargs = serialized.get("kwargs")
+    if not isinstance(kwargs, _MAPPING):
+        return None
+    return _text(kwargs.get("model_name")) or _text(kwargs.get("model"))
 
 
 @dataclass
