@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parquet_logger import ParquetLogger  # noqa: E402
-from scripts.bench.events import Player, make_runs, make_templates  # noqa: E402
-from scripts.bench.model import serialized_model  # noqa: E402
+from parquet_logger import ParquetLogger
+from scripts.bench.events import Player, make_runs, make_templates
+from scripts.bench.model import serialized_model
 
 
 def main() -> int:
