@@ -105,8 +105,8 @@ SCENARIOS: dict[str, tuple[tuple[Any, ...], str, int]] = {
     "slow": ((Slow(1.0), "completed"), "completed", 2),
     "incomplete": (("in_progress", "incomplete"), "incomplete", 2),
     "cancelled": (("cancelled",), "cancelled", 1),
-    "not_found": ((NotFound(),), "error", 1),
-    "always_500": ((ServerError(),), "error", 4),
+    "not_found": ((NotFound(),), "failed", 1),
+    "always_500": ((ServerError(),), "failed", 4),
     "stuck": (("queued",), "timeout", -1),
 }
 
@@ -209,7 +209,7 @@ async def test_max_retries_bounds_the_requests(
         ids_frame(["r"]), make_client(max_retries=4), max_retries=max_retries, **FAST
     )
     assert results is not None
-    assert results["status"].tolist() == ["error"]
+    assert results["status"].tolist() == ["failed"]
     assert server.requests("r") == 1 + max_retries
 
 
@@ -277,7 +277,7 @@ async def test_resume_skips_finished_and_retries_transient(
     frame = ids_frame(["done", "failed", "flaky"])
     options = RetrievalOptions(checkpoint_file=ckpt, max_retries=0, **FAST)
     _, counts = await run_retrieval(frame, make_client(), None, options)
-    assert counts == {"completed": 1, "failed": 1, "error": 1}
+    assert counts == {"completed": 1, "failed": 2}  # "flaky" failed, retryable
     second, counts = await run_retrieval(frame, make_client(), None, options)
     assert counts == {"completed": 2, "failed": 1}
     assert second is not None

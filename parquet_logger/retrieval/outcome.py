@@ -50,7 +50,7 @@ class Outcome:
     @property
     def final(self) -> bool:
         """No later run should fetch it again (it ended, or failed for good)."""
-        return self.status in TERMINAL or (self.status == "error" and not self.retryable)
+        return not self.retryable
 
     def row(self, ref: ResponseRef) -> dict[str, Any]:
         """Its row of the results table (RESULT_COLUMNS)."""
@@ -95,12 +95,14 @@ def status_outcome(status: str, body: dict[str, Any], response: Any, attempts: i
 
 
 def failure_outcome(failure: RetrievalFailed, attempts: int) -> Outcome:
-    """The outcome of a fetch that failed for good (retryable unless its verdict is FINAL)."""
+    """The outcome of a fetch that failed (after our retries): status `failed`, as in the
+    package users come from, and `retryable` (a later run fetches it again) unless its
+    verdict is FINAL (an HTTP 4xx such as 404: the response will not come back)."""
     cause = failure.cause
     code = getattr(cause, "code", None)
     kind = code if isinstance(code, str) and code else type(cause).__name__
     retryable = failure.verdict is not Verdict.FINAL
-    return Outcome("error", attempts, error=str(failure), error_type=kind, retryable=retryable)
+    return Outcome("failed", attempts, error=str(failure), error_type=kind, retryable=retryable)
 
 
 def as_dict(response: Any) -> dict[str, Any]:
