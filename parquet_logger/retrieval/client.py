@@ -44,7 +44,11 @@ class BackgroundClient:
         # Our retries replace the SDK's: both at once would multiply the attempts. Only a
         # real openai client is re-made with `with_options`; on anything else (a test
         # double such as `AsyncMock()`) it may not return a client at all.
-        self._client = client.with_options(max_retries=0, timeout=timeout_s) if _is_sdk_client(client) else client
+        self._client = (
+            client.with_options(max_retries=0, timeout=timeout_s)
+            if _is_sdk_client(client)
+            else client
+        )
         self._retrieve = self._client.responses.retrieve
         self._is_async = inspect.iscoroutinefunction(self._retrieve)
         self._executor = (

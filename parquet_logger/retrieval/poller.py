@@ -138,7 +138,8 @@ class ResponsePoller:
             data["output_text"] = outcome.output_text
             data["openai_response"] = outcome.response
             if self.parser is not None and outcome.response is not None:
-                data["parsed_output"] = _parse(self.parser, outcome.response)
+                outcome.parsed = _parse(self.parser, outcome.response)
+                data["parsed_output"] = outcome.parsed
             self.log(COMPLETE, ref, data)
             return
         data |= {
