@@ -157,9 +157,7 @@ class ParquetLogger(LangChainCallbacks):
         previous = getattr(self, "_detach_unreferenced", None)
         if previous is not None:  # re-attaching: the old attachment was released or closed
             previous.detach()
-        self._detach_unreferenced = weakref.finalize(
-            self, _release_unreferenced, self._attachment
-        )
+        self._detach_unreferenced = weakref.finalize(self, _release_unreferenced, self._attachment)
         self._detach_unreferenced.atexit = False
         _live_loggers.add(self)
 
