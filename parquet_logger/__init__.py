@@ -39,6 +39,9 @@ _LAZY = {
     "ParquetLogger": "parquet_logger.capture.handler",
     "with_tags": "parquet_logger.capture.tagging",
     "batch_run": "parquet_logger.batch.run",
+    "Batch": "parquet_logger.batch.facade",
+    "BatchOutcome": "parquet_logger.batch.facade",
+    "RetrievalConfig": "parquet_logger.batch.compat_config",
     "batch_process": "parquet_logger.batch.job",
     "JobConfig": "parquet_logger.batch.compat_config",
     "StorageConfig": "parquet_logger.batch.compat_config",
@@ -57,6 +60,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Batch",
+    "BatchOutcome",
     "ColumnConfig",
     "EventType",
     "EventsLostError",
@@ -66,6 +71,7 @@ __all__ = [
     "ParquetLoggerError",
     "ProcessingConfig",
     "RetrievalAbortedError",
+    "RetrievalConfig",
     "RingError",
     "RowTimeoutError",
     "S3Config",

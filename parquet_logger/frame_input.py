@@ -26,11 +26,14 @@ def require_column(df: pd.DataFrame, param: str, column: object) -> None:
     """`df` has the column named by the `param` argument.
 
     Raises:
-        ValueError: it does not (the message lists the columns present).
+        ValueError: it does not (the message lists the columns present, and keeps the
+            words "DataFrame missing required column" that users of the package they come
+            from match on).
     """
     if column not in df.columns:
         raise ValueError(
-            f"{param}: the DataFrame has no column {column!r}; columns present: {list(df.columns)}"
+            f"{param}: DataFrame missing required column {column!r}; "
+            f"columns present: {list(df.columns)}"
         )
 
 

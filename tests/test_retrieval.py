@@ -4,6 +4,7 @@ and the parquet-logger-retrieve script."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import itertools
@@ -105,8 +106,8 @@ SCENARIOS: dict[str, tuple[tuple[Any, ...], str, int]] = {
     "slow": ((Slow(1.0), "completed"), "completed", 2),
     "incomplete": (("in_progress", "incomplete"), "incomplete", 2),
     "cancelled": (("cancelled",), "cancelled", 1),
-    "not_found": ((NotFound(),), "error", 1),
-    "always_500": ((ServerError(),), "error", 4),
+    "not_found": ((NotFound(),), "failed", 1),
+    "always_500": ((ServerError(),), "failed", 4),
     "stuck": (("queued",), "timeout", -1),
 }
 
@@ -209,7 +210,7 @@ async def test_max_retries_bounds_the_requests(
         ids_frame(["r"]), make_client(max_retries=4), max_retries=max_retries, **FAST
     )
     assert results is not None
-    assert results["status"].tolist() == ["error"]
+    assert results["status"].tolist() == ["failed"]
     assert server.requests("r") == 1 + max_retries
 
 
@@ -277,7 +278,7 @@ async def test_resume_skips_finished_and_retries_transient(
     frame = ids_frame(["done", "failed", "flaky"])
     options = RetrievalOptions(checkpoint_file=ckpt, max_retries=0, **FAST)
     _, counts = await run_retrieval(frame, make_client(), None, options)
-    assert counts == {"completed": 1, "failed": 1, "error": 1}
+    assert counts == {"completed": 1, "failed": 2}  # "flaky" failed, retryable
     second, counts = await run_retrieval(frame, make_client(), None, options)
     assert counts == {"completed": 2, "failed": 1}
     assert second is not None
@@ -679,3 +680,75 @@ async def test_submit_retrieve_read_back_as_in_the_readme(
         lambda p: json.loads(p)["data"]["output_text"]
     )
     assert texts.to_dict() == {f"q{i}": f"answer for resp_created_{i}" for i in (1, 2)}
+
+
+class _Responses:
+    """`responses.retrieve` of a client that is not the SDK's (a user's test double): answers
+    by id, a dict without `status`, an exception, or never."""
+
+    async def retrieve(self, response_id: str) -> Any:
+        if response_id.startswith("missing"):
+            raise Exception("404 Not found")
+        if response_id.startswith("hang"):
+            await asyncio.Event().wait()  # never set: only the request timeout ends it
+        return {"id": response_id, "output": []}
+
+
+class _HandMadeClient:
+    """Shaped like openai.AsyncOpenAI; `with_options` would not return a client."""
+
+    def __init__(self) -> None:
+        self.responses = _Responses()
+
+    def with_options(self, **kwargs: Any) -> Any:
+        raise AssertionError("with_options is only for the SDK's own clients")
+
+
+async def test_a_client_that_is_not_the_sdks_reports_like_the_old_package(
+    make_logger: Callable[..., ParquetLogger], log_dir: Path
+) -> None:
+    """No status field: completed. A failed fetch: status failed, the error's own text, its
+    class apart as error_type, retryable by a later run. A request that never answers:
+    failed after `timeout`, 'Timeout' in the error."""
+    logger = make_logger()
+    results = await retrieve_background_responses(
+        ids_frame(["done", "missing", "hang"]),
+        _HandMadeClient(),
+        logger,
+        timeout=0.2,
+        max_retries=1,
+        **FAST,
+    )
+    assert results is not None
+    got = results.set_index("response_id")
+    assert got["status"].to_dict() == {"done": "completed", "missing": "failed", "hang": "failed"}
+    assert got.loc["missing", "error"] == "404 Not found"
+    assert got.loc["hang", "error"] == "Timeout after 0.2s"
+    assert got.loc["hang", "attempts"] == 2  # retried once: a timeout is transient
+    logger.flush()
+    errors = events(log_dir).query("event_type == @ERROR").set_index("response_id")
+    assert errors.loc["missing", "data"]["error_type"] == "Exception"
+    assert errors.loc["missing", "data"]["retryable"] is True
+    assert errors.loc["hang", "data"]["retryable"] is True
+    pending = find_pending_responses(log_dir)
+    assert sorted(pending["response_id"]) == ["hang", "missing"]  # a rerun tries them again
+
+
+async def test_a_response_parser_fills_the_parsed_output_column(
+    server: FakeResponsesServer, make_client: Callable[..., Any]
+) -> None:
+    """With response_parser, each completed response's parse is a column of the results."""
+    server.add("p", "completed")
+    server.add("f", "failed")
+
+    def first_text(body: dict[str, Any]) -> str:
+        return str(body["output"][0]["content"][0]["text"]).upper()
+
+    results = await retrieve_background_responses(
+        ids_frame(["p", "f"]), make_client(), response_parser=first_text, **FAST
+    )
+    assert results is not None
+    assert list(results.columns) == [*RESULT_COLUMNS, "parsed_output"]
+    parsed = results.set_index("response_id")["parsed_output"]
+    assert parsed["p"] == "ANSWER FOR P"
+    assert pd.isna(parsed["f"])  # not completed: nothing parsed

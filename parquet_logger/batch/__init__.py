@@ -6,11 +6,14 @@
     rows.py          the in-process worker coroutines over one shared row iterator
     row_call.py      one row's call: tools, config, logged retries, a timed-out run's end
     process_pool.py  processes=N: shards run by worker processes, one bar, crash handling
-    job.py           batch_process: the job's folder, S3 target, logger and metadata
+    job.py           batch_process and run_job: the job's model, logger and metadata, the rows
+    job_location.py  the job's folder and S3 target, resolved once (also for retrieval)
+    facade.py        Batch and BatchOutcome: 4.0.0's API of the package users come from
+    background.py    the background responses a Batch.run leaves queued, and their parsing
     job_options.py   JobOptions, batch_process's defaults, the seed's config objects mapped
     job_model.py     the model batch_process calls or creates (ChatOpenAI by default)
     job_paths.py     path_template / S3 prefix rendering, every segment made safe
-    compat_config.py the config objects of langchain-callback-parquet-logger
+    compat_config.py the config objects of langchain-callback-parquet-logger (RetrievalConfig too)
 
 Nothing is imported here, so that `import parquet_logger` stays free of pandas and tenacity.
 """

@@ -1,4 +1,5 @@
-"""The batch configuration objects of langchain-callback-parquet-logger, kept for its users.
+"""The configuration objects of langchain-callback-parquet-logger (3.0.x and 4.0.0), kept for
+its users.
 
 `batch_process` accepts these (or the original package's, read by field name) as an
 alternative to its keyword arguments: `CONFIG_FIELDS` maps each field onto the keyword (a
@@ -9,7 +10,7 @@ are validated as the options they become.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from parquet_logger.batch.job_paths import DEFAULT_PATH_TEMPLATE
 from parquet_logger.s3config import S3Config
@@ -19,8 +20,11 @@ __all__ = [
     "JobConfig",
     "LLMConfig",
     "ProcessingConfig",
+    "RetrievalConfig",
     "StorageConfig",
 ]
+
+RETRIEVAL_SOURCES = ("memory", "local", "s3")
 
 
 @dataclass
@@ -68,6 +72,37 @@ class ColumnConfig:
     tools: str | None = "tools"
     response_id: str = "response_id"
     custom_id: str = "custom_id"
+
+
+@dataclass
+class RetrievalConfig:
+    """How background responses are retrieved (4.0.0's options of
+    `retrieve_background_responses` and `Batch.retrieve`).
+
+    `source` says where the pending responses are found when no DataFrame is given:
+    "memory" (the ids `Batch.run` captured; nothing else is read), "local" (the job's log
+    directory) or "s3" (the job's S3 prefix). `retrieve_background_responses(storage_config=
+    ...)` reads the log directory for "memory" too, as 4.0.0 did. `poll_interval` and
+    `max_poll_attempts` become a time budget per response: `max_wait_s = poll_interval *
+    max_poll_attempts`.
+    """
+
+    source: Literal["memory", "local", "s3"] = "memory"
+    poll_interval: float = 30.0
+    max_poll_attempts: int = 40
+    batch_size: int = 50
+    timeout: float = 30.0
+    max_retries: int = 3
+    show_progress: bool = True
+    return_results: bool = True
+    checkpoint_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in RETRIEVAL_SOURCES:
+            raise ValueError(
+                f"source must be one of {', '.join(map(repr, RETRIEVAL_SOURCES))}, "
+                f"got {self.source!r}"
+            )
 
 
 @dataclass

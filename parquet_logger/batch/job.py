@@ -12,15 +12,16 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pandas as pd
+from langchain_core.callbacks import BaseCallbackHandler
 
-from parquet_logger.batch.compat_config import as_s3_config
+from parquet_logger.batch.job_location import JobLocation, job_location
 from parquet_logger.batch.job_model import DEFAULT_OPENAI_MODEL, job_model
 from parquet_logger.batch.job_options import (
     JOB_BATCH_DEFAULTS,
@@ -28,7 +29,6 @@ from parquet_logger.batch.job_options import (
     JobOptions,
     apply_config_objects,
 )
-from parquet_logger.batch.job_paths import JobNames, local_dir, render, s3_prefix, template_values
 from parquet_logger.batch.options import BatchOptions
 from parquet_logger.batch.run import check_frame, run_batch
 from parquet_logger.capture.events import DEFAULT_EVENT_TYPES, EventType
@@ -43,10 +43,9 @@ log = logging.getLogger("parquet_logger.batch")
 _OWN_LOGGER_PARAMS = frozenset(
     {"log_dir", "logger_metadata", "buffer_size", "partition_on", "event_types", "s3_config"}
 )
-_S3_BUCKET_ENV = "LANGCHAIN_S3_BUCKET"  # honoured as the package users come from did
 _J, _B = JOB_DEFAULTS, JOB_BATCH_DEFAULTS
 
-__all__ = ["DEFAULT_OPENAI_MODEL", "batch_process"]
+__all__ = ["DEFAULT_OPENAI_MODEL", "AfterRows", "batch_process", "run_job"]
 
 
 async def batch_process(
@@ -184,30 +183,59 @@ async def batch_process(
         },
     )
     started = datetime.now(UTC)
-    names = JobNames(
-        category=job.job_category,
-        subcategory=job.job_subcategory,
-        environment=job.job_environment,
-        version=job.job_version,
+    return await run_job(
+        df, llm, job, batch, job_location(job, started.date()), started, logger_options
     )
-    values = template_values(names, started.date())
-    segments = render(job.path_template, values, "path_template")
-    log_dir = local_dir(job.output_dir, segments)
-    s3 = _s3_target(job, segments, values)
+
+
+# Called with the job's logger and the results (None when not kept) once every row has run,
+# before the logger is closed: what `Batch.run` logs about the rows goes in with them.
+AfterRows = Callable[[ParquetLogger, list[Any] | None], None]
+
+
+async def run_job(
+    df: pd.DataFrame,
+    llm: Any,
+    job: JobOptions,
+    batch: BatchOptions,
+    location: JobLocation,
+    started: datetime,
+    logger_options: Mapping[str, Any],
+    *,
+    observers: Sequence[BaseCallbackHandler] = (),
+    after_rows: AfterRows | None = None,
+) -> list[Any] | None:
+    """`batch_process` with its options gathered and its location resolved (what `Batch.run`
+    calls too): the model, the job's logger, the rows, the logger closed.
+
+    Args:
+        observers: more handlers to see every row's events besides the job's logger.
+        after_rows: see `AfterRows`.
+    """
     model = job_model(llm, job, batch.max_retries)
     check_frame(df, model.runnable, batch)  # before the logger starts, as run_batch would
+    log_dir, s3 = location.log_dir, location.s3
     metadata = _logger_metadata(job, batch, model.facts, log_dir, s3, started, len(df))
-    logger = _make_logger(job, log_dir, s3, metadata, logger_options)
+    logger = _make_logger(job, log_dir, s3, metadata, dict(logger_options))
+    handlers: list[BaseCallbackHandler] = [logger, *observers]
+    row_callbacks = handlers
+    if model.constructor_callbacks is not None:
+        # A model that is not a LangChain runnable got a list at construction, as the
+        # package users come from gave it its handlers; its rows' configs stay as given.
+        model.constructor_callbacks.extend(handlers)
+        row_callbacks = []
     log.info("batch_process: %d row(s); logs in %s%s", len(df), log_dir, _s3_note(s3))
     try:
         results = await run_batch(
             df,
             model.runnable,
             batch,
-            callbacks=[logger],
-            progress_desc=values["job_category"],
+            callbacks=row_callbacks,
+            progress_desc=location.values["job_category"],
             llm_factory=model.factory,
         )
+        if after_rows is not None:
+            after_rows(logger, results)
     finally:
         # close() waits for the writer (and the upload): off the event loop.
         await asyncio.to_thread(logger.close)
@@ -225,28 +253,6 @@ def _check_logger_options(logger_options: dict[str, Any]) -> None:
                 f"batch_process() got an unexpected keyword argument {name!r}; "
                 f"ParquetLogger options accepted: {sorted(accepted)}"
             )
-
-
-def _s3_target(job: JobOptions, segments: list[str], values: dict[str, str]) -> S3Config | None:
-    """The job's S3Config with its prefix resolved, or None when S3 is not in use."""
-    base = as_s3_config(job.s3_config)
-    bucket = job.s3_bucket
-    if base is not None and bucket is not None:
-        raise ValueError("give s3_bucket or s3_config, not both")
-    if base is None:
-        bucket = bucket or os.environ.get(_S3_BUCKET_ENV) or None
-        if bucket is None:
-            if job.s3_prefix_template is not None:
-                raise ValueError("s3_prefix_template needs s3_bucket (or s3_config)")
-            return None
-        base = S3Config(
-            bucket=bucket,
-            prefix=job.s3_prefix,
-            on_failure=job.s3_on_failure,
-            retry_attempts=job.s3_retry_attempts,
-        )
-    prefix = s3_prefix(base.prefix, job.s3_prefix_template, segments, values)
-    return S3Config(**{**base.as_dict(), "prefix": prefix})
 
 
 def _logger_metadata(

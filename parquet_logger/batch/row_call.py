@@ -1,5 +1,10 @@
 """One row's call: its tools bound, its config merged with the batch's callbacks, transient
-failures retried (each retry logged), and a timed-out attempt's run ended in the logs."""
+failures retried (each retry logged), and a timed-out attempt's run ended in the logs.
+
+An `llm` that is not a LangChain `Runnable` (a wrapper of the user's own, a test double) is
+called the way the package users come from called every model:
+`llm.ainvoke(input=prompt, config=config, tools=tools)`, with an absent config or tools left
+out and nothing bound, since such an object has no run ids or `bind_tools` to rely on."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from uuid import UUID, uuid4
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.language_models import BaseLanguageModel
+from langchain_core.runnables import Runnable
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from parquet_logger.capture.handler import ParquetLogger
@@ -23,7 +29,7 @@ try:  # run ids that sort by time, like LangChain's own (langchain-core >= 1.0)
 except ImportError:  # pragma: no cover - older langchain-core
     _new_run_id = uuid4
 
-__all__ = ["RowCall", "bind_tools", "parquet_loggers", "row_config"]
+__all__ = ["RowCall", "bind_tools", "is_runnable", "parquet_loggers", "row_config"]
 
 
 class RowCall:
@@ -44,6 +50,7 @@ class RowCall:
         self._kwargs = kwargs
         self._retry = retry
         self._run_id: Any = None
+        self._plain = not is_runnable(runnable)
 
     async def run(self) -> Any:
         if self._retry.max_retries == 0:
@@ -58,6 +65,11 @@ class RowCall:
         return await retrying(self._attempt)
 
     async def _attempt(self) -> Any:
+        if self._plain:
+            call: dict[str, Any] = {"input": self._prompt}
+            if self._config is not None:
+                call["config"] = self._config
+            return await self._runnable.ainvoke(**call, **self._kwargs)
         config = dict(self._config or {})
         # A caller's run_id names the first attempt only: run ids must stay unique.
         if self._run_id is not None or config.get("run_id") is None:
@@ -82,6 +94,12 @@ class RowCall:
         for logger in parquet_loggers(config.get("callbacks")):
             end = logger.on_llm_error if model else logger.on_chain_error
             end(error, run_id=self._run_id, parent_run_id=None, tags=tags)
+
+
+def is_runnable(llm: Any) -> bool:
+    """A LangChain runnable (called positionally, with run ids and bound tools), as opposed
+    to any other object with `ainvoke` (called with keywords only)."""
+    return isinstance(llm, Runnable)
 
 
 def parquet_loggers(callbacks: Any) -> list[ParquetLogger]:
@@ -125,11 +143,13 @@ def row_config(
 def bind_tools(llm: Any, tools: Any) -> tuple[Any, dict[str, Any]]:
     """The runnable to call for a row with `tools`, and extra ainvoke kwargs.
 
-    Models without `bind_tools` get `tools=` as a call argument, as the package users come
-    from did.
+    Models without `bind_tools`, and objects that are not LangChain runnables, get `tools=`
+    as a call argument, as the package users come from did.
     """
     if is_missing(tools) or not isinstance(tools, list | tuple) or not tools:
         return llm, {}
+    if not is_runnable(llm):
+        return llm, {"tools": list(tools)}
     bind = getattr(llm, "bind_tools", None)
     if bind is not None:
         try:

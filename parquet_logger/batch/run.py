@@ -54,7 +54,9 @@ async def batch_run(
 
     Args:
         df: the rows; only the named columns are read, and `df` is never modified.
-        llm: any LangChain runnable with `ainvoke` (a chat model, a chain, ...).
+        llm: any LangChain runnable with `ainvoke` (a chat model, a chain, ...), or any
+            other object with `ainvoke`, called as the package users come from called it:
+            `ainvoke(input=prompt, config=config, tools=tools)`, absent ones left out.
         prompt_col: the column holding each row's input (required).
         config_col: the column holding each row's run config, e.g. from
             `with_tags(custom_id=...)`; a missing column or a None value means no config.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -150,6 +151,14 @@ class ParquetLogger(LangChainCallbacks):
         self._attachment.atexit_timeout_s = max(
             self._attachment.atexit_timeout_s, settings.atexit_timeout_s
         )
+        # A logger dropped without close() gives its reference back when it is collected, so
+        # that its writer (which drains the ring first) and ring do not live on until the
+        # interpreter exits; at exit, the exit flush does that instead.
+        previous = getattr(self, "_detach_unreferenced", None)
+        if previous is not None:  # re-attaching: the old attachment was released or closed
+            previous.detach()
+        self._detach_unreferenced = weakref.finalize(self, _release_unreferenced, self._attachment)
+        self._detach_unreferenced.atexit = False
         _live_loggers.add(self)
 
     # ------------------------------------------------------------------ the one hand-off
@@ -253,6 +262,7 @@ class ParquetLogger(LangChainCallbacks):
                 attachment.flush(self.settings.atexit_timeout_s if timeout is None else timeout)
         finally:
             self._attachment = None
+            self._detach_unreferenced.detach()
             attachment_registry.release(attachment)
 
     def stats(self) -> dict[str, Any]:
@@ -307,6 +317,17 @@ def _check_writable(state: StateDir) -> None:
         raise OSError(
             exc.errno, f"log_dir {str(state.log_dir)!r} is not a writable directory: {exc}"
         ) from exc
+
+
+def _release_unreferenced(attachment: attachment_registry.Attachment) -> None:
+    """A collected logger's reference, given back from a thread of its own: a collection
+    can run while this thread holds the registry's lock."""
+    threading.Thread(
+        target=attachment_registry.release,
+        args=(attachment,),
+        name="parquet-logger-release",
+        daemon=True,
+    ).start()
 
 
 def _reset_after_fork() -> None:

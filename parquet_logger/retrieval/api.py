@@ -11,18 +11,30 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
+from parquet_logger.batch.job_location import config_location
 from parquet_logger.capture.handler import ParquetLogger
 from parquet_logger.errors import RetrievalAbortedError
 from parquet_logger.retrieval.discovery import find_pending_responses
 from parquet_logger.retrieval.job import RetrievalJob
 from parquet_logger.retrieval.options import RetrievalOptions, with_seed_configs
-from parquet_logger.retrieval.outcome import RESULT_COLUMNS
+from parquet_logger.retrieval.outcome import RESULT_COLUMNS, result_columns
 from parquet_logger.retrieval.poller import ResponseParser
 from parquet_logger.retrieval.refs import response_refs
+from parquet_logger.s3config import S3Config
+
+# The SDK builds the default client; a module attribute (None without openai), where the
+# tests of the package users come from patch it.
+openai: ModuleType | None
+try:
+    import openai
+except ImportError:  # pragma: no cover - openai is an optional dependency
+    openai = None
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -59,6 +71,8 @@ async def retrieve_background_responses(
     retrieval_config: Any = None,
     column_config: Any = None,
     s3_path: str | None = None,
+    storage_config: Any = None,
+    job_config: Any = None,
 ) -> pd.DataFrame | None:
     """Fetch every background response of `df` until it finishes, logging each outcome once.
 
@@ -97,18 +111,31 @@ async def retrieve_background_responses(
         retrieval_config, column_config: the config objects of langchain-callback-parquet-
             logger (read by field name; they override the matching arguments).
         s3_path: an `s3://` log location to discover from (as in that package).
+        storage_config, job_config: with `df=None`, the job (`StorageConfig`, `JobConfig`
+            of `batch_process`/`Batch`) whose logs hold the pending responses: its log
+            directory, or its S3 prefix when `retrieval_config.source == "s3"`. The events
+            go to that directory (and S3 target) through a logger made here, unless
+            `logger` is given. A directory that does not exist yet holds nothing pending.
 
     Returns:
         A DataFrame with one row per unique id, in input order: `response_id`, `custom_id`,
-        `status` (`completed`, `failed`, `cancelled`, `incomplete`, `error`, `timeout`),
-        `output_text`, `openai_response` (JSON), `error`, `attempts` (requests in this run;
-        0 for responses the checkpoint already held). None with `return_results=False`.
+        `status` (`completed`; `failed` (the response failed, or fetching it did), `cancelled`,
+        `incomplete`; `error` for a status we do not know; `timeout` when `max_wait_s`
+        passed), `output_text`, `openai_response` (JSON), `error`, `attempts` (requests in
+        this run; 0 for responses the checkpoint already held), and `parsed_output` with a
+        `response_parser`. Empty when nothing is pending; None with `return_results=False`.
 
     Raises:
         TypeError: an argument of the wrong type (named in the message).
         ValueError: an argument with a wrong value (named in the message).
         RetrievalAbortedError: an authentication, permission or `insufficient_quota` error.
     """
+    s3_config: S3Config | None = None
+    discover_from = discover_from or s3_path
+    if df is None and storage_config is not None and discover_from is None and log_dir is None:
+        df, discover_from, log_dir, s3_config = _job_source(
+            storage_config, job_config, getattr(retrieval_config, "source", "local")
+        )
     options = RetrievalOptions(
         response_id_col=response_id_col,
         custom_id_col=custom_id_col,
@@ -130,11 +157,42 @@ async def retrieve_background_responses(
         logger,
         with_seed_configs(options, retrieval_config, column_config),
         log_dir=log_dir,
-        discover_from=discover_from or s3_path,
+        discover_from=discover_from,
         filesystem=filesystem,
         response_parser=response_parser,
+        s3_config=s3_config,
     )
     return results
+
+
+def _job_source(
+    storage_config: Any, job_config: Any, source: object
+) -> tuple[pd.DataFrame | None, str | None, str | None, S3Config | None]:
+    """(df, discover_from, log_dir, s3_config) for discovery in a job's logs."""
+    location = config_location(job_config, storage_config, datetime.now(UTC).date())
+    log_dir = os.fspath(location.log_dir)
+    if source == "s3":
+        if location.s3_uri is None:
+            raise ValueError(
+                "retrieval_config.source='s3' needs storage_config.s3_config "
+                "(or $LANGCHAIN_S3_BUCKET) to discover from"
+            )
+        return None, location.s3_uri, log_dir, location.s3
+    if not location.log_dir.is_dir():
+        return _NOTHING_PENDING.copy(), None, log_dir, location.s3
+    return None, log_dir, log_dir, location.s3
+
+
+_NOTHING_PENDING = pd.DataFrame({"response_id": [], "custom_id": []}, dtype=object)
+
+
+def _default_client() -> Any:
+    if openai is None:
+        raise ImportError(
+            "openai_client is None and openai is not installed: "
+            "pip install 'parquet-logger[openai]'"
+        )
+    return openai.AsyncOpenAI()
 
 
 async def run_retrieval(
@@ -147,24 +205,31 @@ async def run_retrieval(
     discover_from: str | os.PathLike[str] | None = None,
     filesystem: Any = None,
     response_parser: ResponseParser | None = None,
+    s3_config: S3Config | None = None,
 ) -> tuple[pd.DataFrame | None, Counter[str]]:
     """`retrieve_background_responses` with its options gathered, also returning the count
-    of each final status (what the command line reports)."""
+    of each final status (what the command line reports). `s3_config` is the S3 target of
+    a logger made here for `log_dir`."""
     if logger is not None and not callable(getattr(logger, "log_event", None)):
         raise TypeError(f"logger must be a ParquetLogger, got {type(logger).__name__}")
     if df is None:
         source = discover_from or log_dir or (logger.log_dir if logger is not None else None)
         if source is None:
             raise ValueError(
-                "df is None: give log_dir, discover_from or a logger to discover "
-                "the pending responses from"
+                "df is None: give storage_config (and job_config), log_dir, discover_from "
+                "or a logger to discover the pending responses from"
             )
         df = find_pending_responses(source, filesystem)
     refs = response_refs(df, options.response_id_col, options.custom_id_col)
-    own_logger = ParquetLogger(log_dir=log_dir) if logger is None and log_dir else None
+    if not refs:  # nothing to fetch: no client, no logger, no writer started
+        empty = pd.DataFrame(columns=result_columns(response_parser))
+        return (empty if options.return_results else None), Counter()
+    own_logger = (
+        ParquetLogger(log_dir=log_dir, s3_config=s3_config) if logger is None and log_dir else None
+    )
     try:
         job = RetrievalJob(options, logger or own_logger, response_parser, len(refs))
-        return await job.run(refs, openai_client)
+        return await job.run(refs, openai_client, _default_client)
     finally:
         if own_logger is not None:
             await asyncio.to_thread(own_logger.close)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from tenacity.stop import stop_base
 
 from parquet_logger.retry_policy import RetryPolicy, is_transient, verdict
 
-__all__ = ["BackgroundClient", "RetrievalFailed"]
+__all__ = ["BackgroundClient", "RequestTimeout", "RetrievalFailed"]
 
 
 class BackgroundClient:
@@ -36,12 +37,18 @@ class BackgroundClient:
         retry: RetryPolicy,
         *,
         owned: bool = False,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._owned = client if owned else None  # a client we built is ours to close
-        with_options = getattr(client, "with_options", None)
-        # Our retries replace the SDK's: both at once would multiply the attempts.
-        self._client = with_options(max_retries=0, timeout=timeout_s) if with_options else client
+        self._timeout_s = timeout_s
+        # Our retries replace the SDK's: both at once would multiply the attempts. Only a
+        # real openai client is re-made with `with_options`; on anything else (a test
+        # double such as `AsyncMock()`) it may not return a client at all.
+        self._client = (
+            client.with_options(max_retries=0, timeout=timeout_s)
+            if _is_sdk_client(client)
+            else client
+        )
         self._retrieve = self._client.responses.retrieve
         self._is_async = inspect.iscoroutinefunction(self._retrieve)
         self._executor = (
@@ -51,7 +58,10 @@ class BackgroundClient:
         )
         self._slots = asyncio.Semaphore(max_in_flight)
         self._retry = retry
-        self._sleep = sleep  # tenacity's back-off sleep; tests record the waits asked for
+        # tenacity's back-off sleep; tests record the waits asked for. By default
+        # `asyncio.sleep` looked up at each wait, so that patching it (as users' own tests
+        # of the package they come from do) reaches our back-off too.
+        self._sleep = sleep or _asyncio_sleep
 
     async def retrieve(self, response_id: str, deadline: float) -> tuple[Any, int]:
         """The response, and the number of requests it took.
@@ -79,11 +89,16 @@ class BackgroundClient:
         return response, requests
 
     async def _call(self, response_id: str) -> Any:
-        if self._is_async:
-            return await self._retrieve(response_id)
-        loop = asyncio.get_running_loop()
-        call = functools.partial(self._retrieve, response_id)
-        return await loop.run_in_executor(self._executor, call)
+        # The SDK enforces `timeout` itself; this bound also holds for any other client.
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                if self._is_async:
+                    return await self._retrieve(response_id)
+                loop = asyncio.get_running_loop()
+                call = functools.partial(self._retrieve, response_id)
+                return await loop.run_in_executor(self._executor, call)
+        except TimeoutError:
+            raise RequestTimeout(f"Timeout after {self._timeout_s}s") from None
 
     async def aclose(self) -> None:
         """Let the threads of a sync client go (a request still running finishes alone), and
@@ -96,14 +111,32 @@ class BackgroundClient:
                 await closed
 
 
+class RequestTimeout(TimeoutError):
+    """One `responses.retrieve` took longer than `timeout` (transient: retried)."""
+
+
 class RetrievalFailed(Exception):
-    """A retrieve that failed for good: `cause` is the last error, `requests` the count."""
+    """A retrieve that failed for good: `cause` is the last error, `requests` the count.
+    Its text is the cause's own (`"404 Not found"`), as the package users come from
+    reported it; the cause's class is kept apart as `error_type`."""
 
     def __init__(self, cause: Exception, requests: int) -> None:
-        super().__init__(f"{type(cause).__name__}: {cause}")
+        super().__init__(str(cause) or type(cause).__name__)
         self.cause = cause
         self.requests = requests
         self.verdict = verdict(cause)
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def _is_sdk_client(client: Any) -> bool:
+    """An `openai.OpenAI`/`openai.AsyncOpenAI` (or a subclass), without importing openai
+    when the caller did not."""
+    openai = sys.modules.get("openai")
+    kinds = tuple(getattr(openai, name, None) for name in ("OpenAI", "AsyncOpenAI"))
+    return any(isinstance(kind, type) and isinstance(client, kind) for kind in kinds)
 
 
 class _past(stop_base):  # lower case, like tenacity's own stop conditions

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -18,7 +18,7 @@ from parquet_logger.retrieval.client import BackgroundClient
 from parquet_logger.retrieval.discovery import find_finished_ids
 from parquet_logger.retrieval.events import RESUME
 from parquet_logger.retrieval.options import RetrievalOptions
-from parquet_logger.retrieval.outcome import RESULT_COLUMNS, Outcome
+from parquet_logger.retrieval.outcome import Outcome, result_columns
 from parquet_logger.retrieval.poller import ResponseParser, ResponsePoller, StopJob
 from parquet_logger.retrieval.refs import ResponseRef
 
@@ -45,9 +45,11 @@ class RetrievalJob:
         self.progress: Progress | None = None
 
     async def run(
-        self, refs: list[ResponseRef], openai_client: Any
+        self, refs: list[ResponseRef], openai_client: Any, default_client: Callable[[], Any]
     ) -> tuple[pd.DataFrame | None, Counter[str]]:
         """Fetch `refs` to the end; the results table (or None) and the count per status.
+        `default_client` builds the client when `openai_client` is None and there is
+        something to fetch.
 
         Raises:
             RetrievalAbortedError: a `FATAL` failure stopped the run.
@@ -59,7 +61,7 @@ class RetrievalJob:
         try:
             todo = await self._resume(refs, checkpoint)
             if todo:
-                client = make_client(openai_client, self.opts)
+                client = make_client(openai_client, self.opts, default_client)
                 journal = CheckpointWriter(checkpoint) if checkpoint is not None else None
                 poller = ResponsePoller(client, self.opts, self.logger, journal, self.parser)
                 await self._run_all(poller, iter(todo), min(self.opts.active, len(todo)))
@@ -73,7 +75,9 @@ class RetrievalJob:
             await asyncio.to_thread(self.logger.flush)
         if self.rows is None:
             return None, self.counts
-        frame = pd.DataFrame([r for r in self.rows if r is not None], columns=list(RESULT_COLUMNS))
+        frame = pd.DataFrame(
+            [r for r in self.rows if r is not None], columns=result_columns(self.parser)
+        )
         return frame, self.counts
 
     async def _resume(self, refs: list[ResponseRef], ckpt: Checkpoint | None) -> list[ResponseRef]:
@@ -128,28 +132,23 @@ class RetrievalJob:
     def _finish(self, ref: ResponseRef, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
         if self.rows is not None:
-            self.rows[ref.index] = outcome.row(ref)
+            self.rows[ref.index] = outcome.row(ref, parsed=self.parser is not None)
         if self.progress is not None:
             self.progress.advance(outcome.status != "completed")
 
 
-def make_client(openai_client: Any, opts: RetrievalOptions) -> BackgroundClient:
-    """Our client over the caller's OpenAI client (or an `AsyncOpenAI()` we build and own).
+def make_client(
+    openai_client: Any, opts: RetrievalOptions, default_client: Callable[[], Any]
+) -> BackgroundClient:
+    """Our client over the caller's OpenAI client (or one `default_client` builds, ours to
+    close).
 
     Raises:
-        ImportError: no client given and openai is not installed.
         TypeError: the client has no `responses.retrieve`.
     """
     owned = openai_client is None
     if owned:
-        try:
-            import openai
-        except ImportError:
-            raise ImportError(
-                "openai_client is None and openai is not installed: "
-                "pip install 'parquet-logger[openai]'"
-            ) from None
-        openai_client = openai.AsyncOpenAI()
+        openai_client = default_client()
     if not callable(getattr(getattr(openai_client, "responses", None), "retrieve", None)):
         raise TypeError(
             "openai_client must be an openai.AsyncOpenAI or openai.OpenAI, got "

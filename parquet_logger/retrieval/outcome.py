@@ -19,6 +19,7 @@ __all__ = [
     "Outcome",
     "as_dict",
     "failure_outcome",
+    "result_columns",
     "status_outcome",
 ]
 
@@ -33,6 +34,12 @@ RESULT_COLUMNS = (
     "error",
     "attempts",
 )
+PARSED_COLUMN = "parsed_output"  # with a response_parser: what it returned
+
+
+def result_columns(parser: object) -> list[str]:
+    """The results table's columns: RESULT_COLUMNS, and `parsed_output` with a parser."""
+    return [*RESULT_COLUMNS, PARSED_COLUMN] if parser is not None else list(RESULT_COLUMNS)
 
 
 @dataclass
@@ -46,16 +53,17 @@ class Outcome:
     error: str = ""
     error_type: str = ""
     retryable: bool = False
+    parsed: Any = None  # what the response_parser returned for a completed response
 
     @property
     def final(self) -> bool:
         """No later run should fetch it again (it ended, or failed for good)."""
-        return self.status in TERMINAL or (self.status == "error" and not self.retryable)
+        return not self.retryable
 
-    def row(self, ref: ResponseRef) -> dict[str, Any]:
-        """Its row of the results table (RESULT_COLUMNS)."""
+    def row(self, ref: ResponseRef, *, parsed: bool = False) -> dict[str, Any]:
+        """Its row of the results table (`result_columns`; `parsed_output` if `parsed`)."""
         body = orjson.dumps(self.response).decode() if self.response is not None else None
-        return {
+        row = {
             "response_id": ref.response_id,
             "custom_id": ref.custom_id,
             "status": self.status,
@@ -64,6 +72,9 @@ class Outcome:
             "error": self.error or None,
             "attempts": self.attempts,
         }
+        if parsed:
+            row[PARSED_COLUMN] = self.parsed
+        return row
 
 
 def status_outcome(status: str, body: dict[str, Any], response: Any, attempts: int) -> Outcome:
@@ -95,12 +106,14 @@ def status_outcome(status: str, body: dict[str, Any], response: Any, attempts: i
 
 
 def failure_outcome(failure: RetrievalFailed, attempts: int) -> Outcome:
-    """The outcome of a fetch that failed for good (retryable unless its verdict is FINAL)."""
+    """The outcome of a fetch that failed (after our retries): status `failed`, as in the
+    package users come from, and `retryable` (a later run fetches it again) unless its
+    verdict is FINAL (an HTTP 4xx such as 404: the response will not come back)."""
     cause = failure.cause
     code = getattr(cause, "code", None)
     kind = code if isinstance(code, str) and code else type(cause).__name__
     retryable = failure.verdict is not Verdict.FINAL
-    return Outcome("error", attempts, error=str(failure), error_type=kind, retryable=retryable)
+    return Outcome("failed", attempts, error=str(failure), error_type=kind, retryable=retryable)
 
 
 def as_dict(response: Any) -> dict[str, Any]:

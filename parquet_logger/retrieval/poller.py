@@ -84,7 +84,9 @@ class ResponsePoller:
                 break
             attempts, polls = attempts + requests, polls + 1
             body = as_dict(response)
-            status = str(body.get("status") or "")
+            # A body without a status (an SDK or proxy that omits it) has nothing left to
+            # wait for: completed, as the package users come from counted it.
+            status = str(body.get("status") or "completed")
             if status not in WAITING:
                 outcome = status_outcome(status, body, response, attempts)
                 break
@@ -136,7 +138,8 @@ class ResponsePoller:
             data["output_text"] = outcome.output_text
             data["openai_response"] = outcome.response
             if self.parser is not None and outcome.response is not None:
-                data["parsed_output"] = _parse(self.parser, outcome.response)
+                outcome.parsed = _parse(self.parser, outcome.response)
+                data["parsed_output"] = outcome.parsed
             self.log(COMPLETE, ref, data)
             return
         data |= {

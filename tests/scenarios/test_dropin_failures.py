@@ -1,8 +1,10 @@
-"""How the old package's users meet two failures (issue #13, items 10 and 11): boto3 missing
-with an S3 config, and a log directory deleted while a logger is still attached."""
+"""How the old package's users meet three failures (issue #13, items 10 and 11, and the
+diagnosis's item 13): boto3 missing with an S3 config, a log directory deleted while a logger
+is still attached, and loggers never closed (a test suite builds dozens)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -136,3 +138,25 @@ def test_a_log_directory_deleted_while_attached_leaves_no_ring_and_no_traceback(
         assert not ring.exists()
     finally:
         ring.unlink(missing_ok=True)
+
+
+def test_a_logger_dropped_without_close_lets_its_writer_and_ring_go(log_dir: Path) -> None:
+    """A logger that is never closed and no longer referenced gives its directory back when
+    it is collected: its writer writes what it logged, exits, and removes the ring, without
+    waiting for this process to exit. A logger still referenced keeps them."""
+    kept = ParquetLogger(log_dir, flush_interval_s=0.2)
+    dropped = ParquetLogger(log_dir, flush_interval_s=0.2)
+    dropped.log_event("custom_note", {"n": 1})
+    ring = StateDir.for_log_dir(log_dir).shm_ring
+    del dropped
+    gc.collect()
+    kept.log_event("custom_note", {"n": 2})
+    kept.flush()
+    assert writer_running(log_dir)  # `kept` still holds the directory
+    assert ring.exists()
+    del kept
+    gc.collect()
+    wait_for(lambda: not writer_running(log_dir), 30, "the writer to exit")
+    wait_for(lambda: not ring.exists(), 30, "the ring to leave /dev/shm")
+    notes = read_rows(log_dir).query("event_type == 'custom_note'")
+    assert sorted(json.loads(p)["data"]["n"] for p in notes["payload"]) == [1, 2]
