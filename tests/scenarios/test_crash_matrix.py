@@ -117,9 +117,14 @@ def test_writer_and_producer_both_sigkilled_then_a_new_writer_drains(log_dir, pr
     proc = start_producer(producers, log_dir, "k", 5000, linger=True)
     wait_line(proc, "done")  # every callback has returned: the records are in the ring
     pid = writer_pid(log_dir)
-    proc.kill()  # first the producer, so its watchdog cannot start another writer
+    # Frozen first: a writer that saw its last producer die could drain the ring and exit
+    # cleanly (removing it) before the kill below; a stopped one still holds its lock, so the
+    # producer's watchdog cannot start another writer either.
+    if pid is not None:
+        os.kill(pid, signal.SIGSTOP)
+    proc.kill()
     proc.wait(timeout=10)
-    if pid is not None and writer_running(log_dir):
+    if pid is not None:
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not writer_running(log_dir), 10, "the writer to be dead")
     assert StateDir.for_log_dir(log_dir).shm_ring.exists(), "the ring must outlive both"
