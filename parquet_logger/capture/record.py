@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from parquet_logger.capture.event import CallbackEvent, Content
 from parquet_logger.capture.llm_facts import Usage
@@ -30,7 +31,16 @@ except ImportError:  # pragma: no cover - uuid_utils ships with langchain-core >
 _US_PER_DAY = 86_400_000_000
 _NO_USAGE = Usage()
 _NO_RUN = RunStart(0, None, None, None, None, None)  # an event outside any known run
-_REPEATED_TEXT_COLUMNS = ("run_type", "name", "model", "provider")
+# Free-text columns whose values repeat (masked once per distinct value, then cached).
+_REPEATED_TEXT_COLUMNS = (
+    "run_type",
+    "name",
+    "model",
+    "provider",
+    "request_model",
+    "response_model",
+    "tool_name",
+)
 
 
 class RecordBuilder:
@@ -80,7 +90,9 @@ class RecordBuilder:
             head, content.data, content.raw, self._max_event_bytes, self._redactor
         )
         usage = content.usage or _NO_USAGE
-        meta = {
+        response = content.response
+        ending = content.ending and run is not None
+        meta: dict[str, Any] = {
             "timestamp": ts_us,
             "run_id": run_id or "",
             "parent_run_id": parent_run_id or "",
@@ -95,14 +107,29 @@ class RecordBuilder:
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "total_tokens": usage.total_tokens,
-            "latency_ms": (now_ns - run.start_ns) / 1e6
-            if content.ending and run is not None
-            else None,
+            "latency_ms": (now_ns - started.start_ns) / 1e6 if ending else None,
             "error_type": content.error_type,
             "host": self._host,
             "pid": self._pid,
             "schema_version": wire.SCHEMA_VERSION,
+            "trace_id": started.trace_id,
+            "root_run_id": started.root_run_id,
+            "operation": started.operation,
+            "request_model": started.model,
+            "response_model": None if response is None else response.model,
+            "cache_read_input_tokens": usage.cache_read_input_tokens,
+            "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+            "reasoning_output_tokens": usage.reasoning_output_tokens,
+            "finish_reasons": None,
+            "response_id": None,
+            "temperature": started.temperature,
+            "max_tokens": started.max_tokens,
+            "tool_name": started.name if started.run_type == "tool" else None,
+            "time_to_first_token_ms": None,
+            "start_time": started.start_ns // 1000 if ending else None,
         }
+        if ending and started.first_token_ns:
+            meta["time_to_first_token_ms"] = (started.first_token_ns - started.start_ns) / 1e6
         # The typed columns of free text are masked like the payload.
         text = self._redactor.text
         for column in _REPEATED_TEXT_COLUMNS:
@@ -111,6 +138,11 @@ class RecordBuilder:
                 meta[column] = text(value)
         if custom_id and type(custom_id) is str:
             meta["custom_id"] = text(custom_id, remember=False)
+        if response is not None:
+            if response.finish_reasons:
+                meta["finish_reasons"] = [text(r) for r in response.finish_reasons]
+            if response.response_id is not None:
+                meta["response_id"] = text(response.response_id, remember=False)
         partition = self._partition(ts_us, kind)
         if usage is _NO_USAGE or counts_fit_int64(usage):
             try:
