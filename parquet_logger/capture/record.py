@@ -51,6 +51,9 @@ class RecordBuilder:
         self._metadata_json = settings.logger_metadata_json
         self._max_event_bytes = settings.max_event_bytes
         self._redactor = settings.redactor
+        # A response id is the provider's identifier, never a credential's shape: only the
+        # user's own patterns could want it masked (a shape scan costs ~1.4 us an id).
+        self._mask_ids = bool(settings.redactor.patterns)
         self._host = host_name()
         self._pid = os.getpid()
         self._day = -1
@@ -140,9 +143,11 @@ class RecordBuilder:
             meta["custom_id"] = text(custom_id, remember=False)
         if response is not None:
             if response.finish_reasons:
-                meta["finish_reasons"] = [text(r) for r in response.finish_reasons]
-            if response.response_id is not None:
-                meta["response_id"] = text(response.response_id, remember=False)
+                meta["finish_reasons"] = list(map(text, response.finish_reasons))
+            response_id = response.response_id
+            if response_id is not None:
+                masked = self._mask_ids
+                meta["response_id"] = text(response_id, remember=False) if masked else response_id
         partition = self._partition(ts_us, kind)
         if usage is _NO_USAGE or counts_fit_int64(usage):
             try:

@@ -85,7 +85,7 @@ class RunTable:
             trace_id,
             operation_of(run_type, name, parent_run_id is None),
         )
-        if isinstance(params, Mapping):
+        if type(params) is dict or isinstance(params, Mapping):  # dict: no ABC check
             start.temperature, start.max_tokens = request_params(params, run_metadata)
         self.remember(run_id, start)
         return start
