@@ -106,7 +106,8 @@ def test_chain_tool_and_retriever_events_form_a_tree(shared):
     assert set(model_rows["name"]) == {"FakeListChatModel"}
     end = df[df["event_type"] == "llm_end"].iloc[0]
     assert end["latency_ms"] > 0
-    assert payload(end)["data"]["text"] == "4"
+    generation = payload(end)["data"]["response"]["generations"][0][0]
+    assert generation["text"] == generation["message"]["content"] == "4"
     custom = payload(df[df["event_type"] == "custom_event"].iloc[0])
     assert custom["data"] == {"name": "checkpoint", "data": {"seen": "4"}}
     tool_end = payload(df[df["event_type"] == "tool_end"].iloc[0])
@@ -163,8 +164,14 @@ def test_model_facts_usage_and_remembered_metadata(shared):
     assert end["model"] == "gpt-test-2026"
     assert end["provider"] == "openai"
     assert payload(end)["execution"]["metadata"] == {"ls_provider": "openai", "job": "j1"}
-    assert payload(end)["data"]["texts"] == ["answer 0", "answer 1"]
-    assert payload(end)["data"]["finish_reason"] == "stop"
+    # The layout of the package users come from: the whole result, and the first
+    # message's metadata as it is.
+    data = payload(end)["data"]
+    texts = [g[0]["text"] for g in data["response"]["generations"]]
+    assert texts == ["answer 0", "answer 1"]
+    assert data["usage_metadata"] == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    assert data["response_metadata"]["finish_reason"] == "stop"
+    assert data["model"] == "gpt-test-2026"
 
 
 def test_root_run_and_serialized_llm_type_as_the_package_users_come_from(shared):
@@ -319,8 +326,11 @@ def test_legacy_agent_retry_and_text_events(shared):
     logger.on_text("hello", run_id=run_id, tags=tags)
     df = rows_of(shared, "legacy")
     assert df["event_type"].tolist() == ["agent_action", "agent_finish", "retry", "text"]
-    assert payload(df.iloc[0])["data"]["tool"] == "search"
-    assert payload(df.iloc[1])["data"]["return_values"] == {"output": "done"}
+    action = payload(df.iloc[0])
+    assert action["data"]["action"] == {"tool": "search", "tool_input": "cats", "log": "thinking"}
+    assert action["raw"]["action"]["tool"] == "search"  # the object itself
+    finish = payload(df.iloc[1])["data"]["finish"]
+    assert finish == {"return_values": {"output": "done"}, "log": "log"}
     retry = payload(df.iloc[2])["data"]
     assert retry["attempt_number"] == 2
     assert retry["error"]["type"] == "TimeoutError"

@@ -2,7 +2,12 @@
 the facts for the typed columns; one method per family of callbacks (model starts, LLM ends,
 errors, chain/tool/retriever starts and ends, point events).
 
-An object that appears in both `data` and `raw` is encoded once, as a JSON fragment.
+The layout is the one of the package users come from (their notebooks parse it): `raw` holds
+every argument of the callback at its top level, the positional ones under their parameter
+names (`serialized`, `messages`, `response`, ...) and the keyword ones as passed (`run_id`,
+`tags`, `invocation_params`, anything unknown); `data` holds the curated fields that package
+documents (`model`, `llm_type`, `usage`, ...), plus ours (`provider`, `name`). An object that
+appears in both `data` and `raw` is encoded once, as a JSON fragment.
 """
 
 from __future__ import annotations
@@ -107,10 +112,14 @@ class ContentBuilder:
                 self._chat_start_not_recorded()
             return None
         inputs = self._fragments(event.inputs)
-        shared_params = self._fragment(params)
+        serialized = self._serialized(event.serialized)
+        # Without invocation_params (a hand-made call), the package users come from gave the
+        # model's constructor arguments, serialized["kwargs"].
+        shared_params = self._fragment(params or _constructor_kwargs(event.serialized))
         data = {
             **inputs,
             "llm_type": llm_type,
+            "serialized": serialized,
             "model": model,
             "provider": provider,
             "name": name,
@@ -119,7 +128,7 @@ class ContentBuilder:
         raw_kwargs = dict(kwargs)
         if "invocation_params" in raw_kwargs:
             raw_kwargs["invocation_params"] = shared_params
-        raw = {"serialized": self._serialized(event.serialized), **inputs, "kwargs": raw_kwargs}
+        raw = {"serialized": serialized, **inputs, **_ids(event, run), **raw_kwargs}
         return Content(data, raw, run)
 
     def _chat_start_not_recorded(self) -> None:
@@ -146,8 +155,15 @@ class ContentBuilder:
             # LangChain's `str(inputs)`: the structured `inputs` is scrubbed, this text too.
             arguments = {**arguments, "input_str": self._redactor.repr_text(input_str)}
         inputs = self._fragments(arguments)
-        raw = {"serialized": self._serialized(event.serialized), **inputs, "kwargs": kwargs}
-        return Content({**inputs, "name": name}, raw, run)
+        serialized = self._serialized(event.serialized)
+        # `model` is the run's name where the package users come from put it.
+        data = {**inputs, "serialized": serialized, "model": name or "", "name": name}
+        if kind == EventType.TOOL_START:
+            description = _description(event.serialized)
+            if description is not None:
+                data["description"] = description
+        raw = {"serialized": serialized, **inputs, **_ids(event, run), **kwargs}
+        return Content(data, raw, run)
 
     def _remember(
         self,
@@ -192,15 +208,11 @@ class ContentBuilder:
             return None
         response = event.inputs["response"]
         facts = llm_end_facts(response)
-        data = {
-            "text": facts.text,
-            "texts": facts.texts,
-            "finish_reason": facts.finish_reason,
-            "usage": facts.usage.as_dict(),
-            "model": facts.model,
-            "llm_output": getattr(response, "llm_output", None),
-        }
-        raw = {**event.inputs, "kwargs": event.kwargs}
+        encoded = self._fragment(response)
+        data: dict[str, Any] = {"response": encoded, **_result_metadata(response)}
+        if "model" not in data and facts.model is not None:
+            data["model"] = facts.model
+        raw = {"response": encoded, **_ids(event), **event.kwargs}
         return Content(data, raw, run, True, facts.usage, facts.model, response=facts)
 
     def _run_end(self, event: CallbackEvent) -> Content | None:
@@ -208,7 +220,7 @@ class ContentBuilder:
         if event.event_type not in self._enabled:
             return None
         data = self._fragments(event.inputs)
-        return Content(data, {**data, "kwargs": event.kwargs}, run, ending=True)
+        return Content(data, {**data, **_ids(event), **event.kwargs}, run, ending=True)
 
     def _error(self, event: CallbackEvent) -> Content | None:
         run = self.runs.pop(event.run_id)
@@ -217,7 +229,7 @@ class ContentBuilder:
         error = event.inputs["error"]
         # Formatting a traceback is the costly part: do it once for data and raw.
         described = self._fragment(describe_exception(error))
-        raw = {"error": described, "kwargs": event.kwargs}
+        raw = {"error": described, **_ids(event), **event.kwargs}
         return Content({"error": described}, raw, run, ending=True, error_type=error_type_of(error))
 
     # ------------------------------------------------------------------ within a run
@@ -225,7 +237,7 @@ class ContentBuilder:
         run = self.runs.first_token(event.run_id)  # time to first token, recorded or not
         if event.event_type not in self._enabled:
             return None
-        raw = {**event.inputs, "kwargs": event.kwargs}
+        raw = {**event.inputs, **_ids(event), **event.kwargs}
         return Content({"token": event.inputs["token"]}, raw, run)
 
     def _point(self, event: CallbackEvent) -> Content | None:
@@ -233,30 +245,73 @@ class ContentBuilder:
         if event.event_type not in self._enabled:
             return None
         run = self.runs.get(event.run_id)
-        curate = _POINT_DATA.get(event.event_type)
+        kind = event.event_type
+        curate = _POINT_DATA.get(kind)
         data = event.inputs if curate is None else curate(event.inputs)
-        raw = {**data, "kwargs": event.kwargs}
+        # An agent's action or finish object itself goes to raw (what users read of it is
+        # in data); a retry keeps only what data reads of tenacity's state.
+        arguments = event.inputs if kind in _OBJECT_IN_RAW else data
+        raw = {**arguments, **_ids(event), **event.kwargs}
         if event.metadata is not None:
             raw["metadata"] = event.metadata
         return Content(data, raw, run)
 
 
+def _ids(event: CallbackEvent, run: RunStart | None = None) -> dict[str, Any]:
+    """The keyword arguments every callback has, for `raw` (the start's metadata too)."""
+    ids = {"run_id": event.run_id, "parent_run_id": event.parent_run_id, "tags": event.tags}
+    if run is not None and event.metadata is not None:
+        ids["metadata"] = run.metadata
+    return ids
+
+
+def _constructor_kwargs(serialized: dict[str, Any] | None) -> Any:
+    return serialized.get("kwargs") if isinstance(serialized, dict) else None
+
+
+def _description(serialized: dict[str, Any] | None) -> Any:
+    return serialized.get("description") if isinstance(serialized, dict) else None
+
+
+def _result_metadata(response: Any) -> dict[str, Any]:
+    """`usage` and `model` of `llm_output` as given, and the first generation's message's
+    `usage_metadata` and `response_metadata` when set, under the names of the package users
+    come from; an object that breaks on inspection gives what could be read."""
+    found: dict[str, Any] = {}
+    try:
+        llm_output = getattr(response, "llm_output", None)
+        if llm_output and isinstance(llm_output, dict):
+            found["usage"] = llm_output.get("token_usage", {})
+            found["model"] = llm_output.get("model_name", "")
+        generations = getattr(response, "generations", None)
+        message = getattr(generations[0][0], "message", None) if generations else None
+        for key in ("usage_metadata", "response_metadata"):
+            value = getattr(message, key, None)
+            if value:
+                found[key] = value
+    except Exception:  # a foreign or mocked result: the rest of the event is still logged
+        pass
+    return found
+
+
 def _agent_action(inputs: dict[str, Any]) -> dict[str, Any]:
     action = inputs["action"]
     return {
-        "tool": getattr(action, "tool", None),
-        "tool_input": getattr(action, "tool_input", None),
-        "log": getattr(action, "log", None),
-        "action": action,
+        "action": {
+            "tool": getattr(action, "tool", None),
+            "tool_input": getattr(action, "tool_input", None),
+            "log": getattr(action, "log", None),
+        }
     }
 
 
 def _agent_finish(inputs: dict[str, Any]) -> dict[str, Any]:
     finish = inputs["finish"]
     return {
-        "return_values": getattr(finish, "return_values", None),
-        "log": getattr(finish, "log", None),
-        "finish": finish,
+        "finish": {
+            "return_values": getattr(finish, "return_values", None),
+            "log": getattr(finish, "log", None),
+        }
     }
 
 
@@ -273,6 +328,7 @@ def _retry(inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_OBJECT_IN_RAW = frozenset({EventType.AGENT_ACTION, EventType.AGENT_FINISH})
 # Point events whose `data` is read out of their arguments; the others' is the arguments.
 _POINT_DATA: dict[EventType | str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     EventType.AGENT_ACTION: _agent_action,

@@ -112,6 +112,7 @@ def start_model_facts(
         or _text(params.get("model_name"))
         or _text(params.get("model_id"))
         or _text(meta.get("ls_model_name"))
+        or _constructor_model(serialized)
     )
     llm_type = _text(params.get("_type"))
     if llm_type is None and isinstance(serialized, _MAPPING):
@@ -145,6 +146,16 @@ def request_params(
     ):
         max_tokens = None
     return (None if temperature is None else float(temperature)), max_tokens
+
+
+def _constructor_model(serialized: Mapping[str, Any] | None) -> str | None:
+    """The model named in serialized["kwargs"], where the package users come from read it."""
+    if not isinstance(serialized, _MAPPING):
+        return None
+    kwargs = serialized.get("kwargs")
+    if not isinstance(kwargs, _MAPPING):
+        return None
+    return _text(kwargs.get("model_name")) or _text(kwargs.get("model"))
 
 
 @dataclass

@@ -47,13 +47,15 @@ _PATHS = (
     "$.data.inputs",  # 4 chain / tool start
     "$.data.input_str",  # 5 tool start
     "$.data.query",  # 6 retriever start
-    "$.data.text",  # 7 llm end
+    "$.data.text",  # 7 llm end (older layout)
     "$.data.outputs",  # 8 chain end
     "$.data.output",  # 9 tool end
     "$.data.documents",  # 10 retriever end
     "$.data.error.message",  # 11 error
     "$.raw.response.generations[0][0].message.usage_metadata",  # 12 token details
-    "$.data.llm_output.token_usage",  # 13 OpenAI-style usage details
+    "$.data.llm_output.token_usage",  # 13 OpenAI-style usage details (older layout)
+    "$.data.response.generations[0][0].text",  # 14 llm end
+    "$.data.usage",  # 15 OpenAI-style usage details: llm_output["token_usage"] as given
 )
 
 
@@ -190,7 +192,10 @@ def _aggregate_sql(typed: list[str], text: bool, max_text_chars: int | None) -> 
         "coalesce(messages_text(j[2]), strings_text(j[3]), json_text(j[5]), json_text(j[6]), "
         "json_text(j[4]))"
     )
-    output_text = cut("coalesce(json_text(j[7]), json_text(j[8]), json_text(j[9]), j[10]::VARCHAR)")
+    output_text = cut(
+        "coalesce(json_text(j[14]), json_text(j[7]), json_text(j[8]), json_text(j[9]), "
+        "j[10]::VARCHAR)"
+    )
     # Computed per event only where needed (CASE evaluates its branch for those rows only).
     event_texts = (
         f"CASE WHEN kind = 's' THEN {input_text} END AS input_text,\n"
@@ -202,7 +207,8 @@ def _aggregate_sql(typed: list[str], text: bool, max_text_chars: int | None) -> 
     def detail(column: str, usage_path: str, openai_path: str) -> str:
         derived = (
             f"sum(coalesce(TRY_CAST(j[12] ->> '{usage_path}' AS BIGINT), "
-            f"TRY_CAST(j[13] ->> '{openai_path}' AS BIGINT))) FILTER (kind = 'e')"
+            f"TRY_CAST(coalesce(j[15], j[13]) ->> '{openai_path}' AS BIGINT))) "
+            "FILTER (kind = 'e')"
         )
         summed = f"coalesce(sum({column}), {derived})" if column in typed else derived
         return f"({summed})::BIGINT"

@@ -21,6 +21,7 @@ from langchain_core.messages import BaseMessage
 
 from scripts.bench.events import NoOpHandler, Player, Run
 from scripts.bench.probe import CpuWindow, inspect_dir, percentiles_us
+from scripts.bench.redaction import redaction_cost
 from scripts.bench.systems import Lab, Logger, noop_logger, process_cpu_s, with_tags_of
 
 
@@ -83,7 +84,14 @@ def hot_path(lab: Lab, system: str, rep: int, data: HotPathInput) -> dict[str, A
     shutil.rmtree(log_dir)
     n = data.events
     latency = percentiles_us(latencies)
+    # Outside the measured window: the same events built with and without redaction.
+    redaction = (
+        redaction_cost(data.player.serialized, data.runs[:1000])
+        if system == "ours"
+        else dict.fromkeys(("build_us", "build_unredacted_us", "redaction_us"))
+    )
     return {
+        "redaction": redaction,
         "events": n,
         "calls_s": calls_s,
         "durable_s": durable_s,

@@ -102,7 +102,7 @@ def test_token_count_just_past_int64_is_nulled_and_marked(make_logger, log_dir):
     assert pd.isna(end["input_tokens"])
     assert end["output_tokens"] == 1
     assert repaired(end) == ["input_tokens", "total_tokens"]
-    assert json.loads(end["payload"])["data"]["usage"]["input_tokens"] == 2**63
+    assert json.loads(end["payload"])["data"]["usage_metadata"]["input_tokens"] == 2**63
 
 
 def test_token_count_past_int64_is_nulled_and_marked(make_logger, log_dir):
@@ -115,4 +115,4 @@ def test_token_count_past_int64_is_nulled_and_marked(make_logger, log_dir):
     assert end["output_tokens"] == 1
     assert {"input_tokens", "total_tokens"} <= set(repaired(end))
     assert str(2**70) in end["payload"]
-    assert json.loads(end["payload"])["data"]["usage"]["input_tokens"] == str(2**70)
+    assert json.loads(end["payload"])["data"]["usage_metadata"]["input_tokens"] == str(2**70)
