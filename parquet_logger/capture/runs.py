@@ -30,6 +30,7 @@ class RunStart:
     temperature: float | None = None
     max_tokens: int | None = None
     first_token_ns: int = 0  # time.time_ns() of a streamed run's first token; 0: none yet
+    columns: dict[str, Any] | None = None  # the typed columns its rows repeat (`record`)
 
 
 class RunTable:
