@@ -46,6 +46,7 @@ from parquet_logger.transport.statedir import (
 
 from .compaction_plan import PartFile, bins
 from .partfile import PartWriter
+from .schema_upgrade import current_form, in_current_form
 
 # Tests set this to a step name ("merged", "journaled", "aside", "placed", "swapped",
 # "deleted") to have the compaction SIGKILL itself right after that step.
@@ -213,11 +214,14 @@ def _merge(group: Group) -> int:
     """Write the group's rows, file after file, as one fsynced temporary; its row count."""
     olds = [pq.ParquetFile(path) for path in group.old]
     expected = sum(f.metadata.num_rows for f in olds)
-    part = PartWriter(group.new, olds[0].schema_arrow, tmp=group.tmp)
+    # Files of ours are written in today's schema (an older version's gain its new columns).
+    target = current_form(olds[0].schema_arrow) or olds[0].schema_arrow
+    part = PartWriter(group.new, target, tmp=group.tmp)
     try:
         pending: list[pa.Table] = []
         for source in olds:
-            pending.append(source.read())
+            table = source.read()
+            pending.append(table if table.schema == target else in_current_form(table, target))
             if sum(t.nbytes for t in pending) >= ROW_GROUP_BYTES:
                 part.write(pa.concat_tables(pending))
                 pending = []
@@ -237,9 +241,14 @@ def _merge(group: Group) -> int:
 
 
 def _part_file(path: Path) -> PartFile:
+    """A listed file; files of ours of every schema version are keyed by today's form of
+    their schema, so that they merge together."""
     schema = pq.read_schema(path)
-    digest = hashlib.sha256(schema.serialize().to_pybytes()).hexdigest()
-    return PartFile(path.name, path.stat().st_size, digest)
+    target = current_form(schema)
+    key = schema if target is None else target
+    digest = hashlib.sha256(key.serialize().to_pybytes()).hexdigest()
+    outdated = target is not None and target.names != schema.names
+    return PartFile(path.name, path.stat().st_size, digest, outdated)
 
 
 def _write_journal(state: StateDir, groups: list[Group]) -> None:

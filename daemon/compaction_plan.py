@@ -21,6 +21,7 @@ class PartFile:
     name: str
     size_bytes: int
     schema_key: str  # files are merged only with files of the same schema
+    outdated: bool = False  # of an earlier schema version: rewritten even when alone
 
 
 def partition_closed(partition: str, today: date, writer_running: bool) -> bool:
@@ -42,7 +43,8 @@ def bins(files: list[PartFile], target_bytes: int) -> list[list[PartFile]]:
 
     Files are taken in name order (their names start with their UTC time, so a merged file
     holds a span of time); a group closes before the file that would carry it past
-    `target_bytes`, or that has another schema. A file left alone is not rewritten.
+    `target_bytes`, or that has another schema. A file left alone is not rewritten, unless
+    it is of an earlier schema version (then it is rewritten in today's).
     """
     groups: list[list[PartFile]] = []
     current: list[PartFile] = []
@@ -55,4 +57,4 @@ def bins(files: list[PartFile], target_bytes: int) -> list[list[PartFile]]:
         current.append(part)
         current_bytes += part.size_bytes
     groups.append(current)
-    return [group for group in groups if len(group) >= 2]
+    return [group for group in groups if len(group) >= 2 or (group and group[0].outdated)]

@@ -20,12 +20,38 @@ _TYPES: dict[ColumnType, pa.DataType] = {
     "int64": pa.int64(),
     "int16": pa.int16(),
     "float64": pa.float64(),
+    # Parquet's own name for a list's items: a table read back has the same type.
+    "list_string": pa.list_(pa.field("element", pa.string())),
 }
+
+_NULLABLE_PANDAS_INTS = {"int64": "Int64", "int16": "Int16"}
+
+
+def _pandas_metadata() -> bytes:
+    """pandas' own schema metadata, naming only the integer columns' dtypes: pandas (through
+    pyarrow) then reads them as nullable `Int64`/`Int16`, not float64 with NaN for nulls."""
+    columns = [
+        {
+            "name": c.name,
+            "field_name": c.name,
+            "pandas_type": c.type,
+            "numpy_type": _NULLABLE_PANDAS_INTS[c.type],
+            "metadata": None,
+        }
+        for c in COLUMNS
+        if c.type in _NULLABLE_PANDAS_INTS
+    ]
+    index: list[str] = []
+    return orjson.dumps({"index_columns": index, "column_indexes": [], "columns": columns})
+
 
 # The output schema, in parquet_logger.columns' order and types.
 SCHEMA = pa.schema(
     [pa.field(c.name, _TYPES[c.type], nullable=c.nullable) for c in COLUMNS],
-    metadata={"parquet_logger.schema_version": str(SCHEMA_VERSION)},
+    metadata={
+        "parquet_logger.schema_version": str(SCHEMA_VERSION),
+        "pandas": _pandas_metadata(),
+    },
 )
 
 # Low-cardinality columns: dictionary-encoded in the file.
@@ -33,12 +59,15 @@ DICTIONARY_COLUMNS = [c.name for c in COLUMNS if c.dictionary]
 
 _MAX_CHUNK_BYTES = 2**31 - 1  # the largest data buffer a string array's i32 offsets address
 _INT_COLUMNS = {c.name for c in COLUMNS if c.type in ("int64", "int16")}
+_FLOAT_COLUMNS = {c.name for c in COLUMNS if c.type == "float64"}
+_LIST_COLUMNS = {c.name for c in COLUMNS if c.type == "list_string"}
+_TIMESTAMP_COLUMNS = {c.name for c in COLUMNS if c.type == "timestamp_us_utc"}
 _TIMESTAMP = SCHEMA.field("timestamp").type
-# The meta objects as pyarrow's JSON reader parses them: the timestamp arrives as an integer
+# The meta objects as pyarrow's JSON reader parses them: timestamps arrive as integers
 # (microseconds), cast afterwards; keys a newer producer adds are ignored.
 _META_SCHEMA = pa.schema(
     [
-        pa.field(name, pa.int64() if name == "timestamp" else SCHEMA.field(name).type)
+        pa.field(name, pa.int64() if name in _TIMESTAMP_COLUMNS else SCHEMA.field(name).type)
         for name in META_FIELDS
     ]
 )
@@ -71,7 +100,8 @@ def build_table(metas: Sequence[Body], payloads: Sequence[Body], drop: frozenset
     if parsed.column("timestamp").null_count:
         raise pa.ArrowInvalid("a record has no timestamp")
     columns = {name: parsed.column(name) for name in META_FIELDS}
-    columns["timestamp"] = columns["timestamp"].cast(_TIMESTAMP)
+    for name in _TIMESTAMP_COLUMNS:
+        columns[name] = columns[name].cast(_TIMESTAMP)
     return _assemble(columns, payloads, drop)
 
 
@@ -164,9 +194,28 @@ def sanitize(meta: dict[str, Any]) -> list[Any]:
             value = value if ok else None
             if name == "schema_version" and value is not None and not -(2**15) <= value < 2**15:
                 value = None
-        elif name == "latency_ms":
-            value = float(value) if isinstance(value, int | float) else None
+        elif name in _TIMESTAMP_COLUMNS:  # a nullable one (start_time)
+            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+            value = value if ok else None
+        elif name in _FLOAT_COLUMNS:
+            value = _as_float(value)
+        elif name in _LIST_COLUMNS:
+            value = (
+                [v if v is None or isinstance(v, str) else str(v) for v in value]
+                if isinstance(value, list)
+                else None
+            )
         elif value is not None and not isinstance(value, str):
             value = str(value)
         out.append(value)
     return out
+
+
+def _as_float(value: Any) -> float | None:
+    """A float column's value: a number as a float (past float range: null), else null."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None

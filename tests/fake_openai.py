@@ -3,7 +3,8 @@ with a real `openai` client underneath.
 
 `POST /v1/chat/completions` answers with: a JSON object built from the schema for
 `response_format: json_schema`, a call of the first (or forced) tool when tools are given, and
-`echo: <last user message>` otherwise. `fail_next(status, times)` injects HTTP errors.
+`echo: <last user message>` otherwise. `fail_next(status, times)` injects HTTP errors;
+`usage` is the usage object every answer reports.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from typing import Any
 
 from tests.loopback_server import LoopbackHTTPServer, LoopbackServer
 
+_USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+
 
 class FakeOpenAI(LoopbackServer):
     """The server; `base_url` is what `ChatOpenAI(base_url=...)` takes."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.usage: dict[str, Any] = dict(_USAGE)
         self._failures: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
         super().__init__(LoopbackHTTPServer(_make_handler(self)))
@@ -54,7 +58,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 error = {"message": f"injected {status}", "type": "server_error", "code": None}
                 self._send(status, {"error": error}, headers)
                 return
-            self._send(200, completion(body))
+            self._send(200, completion(body, fake.usage))
 
         def _send(
             self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
@@ -74,7 +78,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def completion(body: dict[str, Any]) -> dict[str, Any]:
+def completion(body: dict[str, Any], usage: dict[str, Any] | None = None) -> dict[str, Any]:
     """The chat completion the fake answers `body` with."""
     message: dict[str, Any] = {"role": "assistant", "content": None}
     finish = "stop"
@@ -97,7 +101,7 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
         "created": int(time.time()),
         "model": body.get("model", "fake-model"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+        "usage": usage or _USAGE,
     }
 
 

@@ -93,6 +93,26 @@ def test_schema_is_frozen(make_logger, log_dir):
         "host",
         "pid",
         "schema_version",
+        "trace_id",
+        "root_run_id",
+        "operation",
+        "request_model",
+        "response_model",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "reasoning_output_tokens",
+        "finish_reasons",
+        "response_id",
+        "temperature",
+        "max_tokens",
+        "tool_name",
+        "time_to_first_token_ms",
+        "start_time",
     ]
     assert str(schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    assert str(schema.field("start_time").type) == "timestamp[us, tz=UTC]"
     assert str(schema.field("input_tokens").type) == "int64"
+    assert str(schema.field("cache_read_input_tokens").type) == "int64"
+    assert str(schema.field("finish_reasons").type) == "list<element: string>"
+    assert str(schema.field("temperature").type) == "double"
+    assert schema.metadata[b"parquet_logger.schema_version"] == b"2"

@@ -32,26 +32,31 @@ def test_values_a_column_holds_are_left_alone() -> None:
 
 
 def test_each_kind_of_awkward_value_is_replaced_and_named() -> None:
-    """Lone surrogates become U+FFFD, pairs are joined, ints past int64 become null, other
-    objects their text (or null when they have none); only changed columns are named."""
+    """Lone surrogates become U+FFFD (in a list column's items too), pairs are joined, ints
+    past int64 become null, other objects their text (or null when they have none); only
+    changed columns are named."""
     meta = {
         "ok": "x",
         "lone": "a\ud800b\udfff",
         "pair": "\ud83d\ude00",
         "high": INT64_MAX + 1,
         "low": INT64_MIN - 1,
-        "obj": ["a list"],
+        "obj": ("a tuple",),
         "mute": Unprintable(),
+        "reasons": ["stop", "x\ud800"],
+        "fine_list": ["stop"],
     }
-    assert repair_columns(meta) == ["lone", "pair", "high", "low", "obj", "mute"]
+    assert repair_columns(meta) == ["lone", "pair", "high", "low", "obj", "mute", "reasons"]
     assert meta == {
         "ok": "x",
         "lone": "a\ufffdb\ufffd",
         "pair": "\U0001f600",
         "high": None,
         "low": None,
-        "obj": "['a list']",
+        "obj": "('a tuple',)",
         "mute": None,
+        "reasons": ["stop", "x\ufffd"],
+        "fine_list": ["stop"],
     }
     orjson.dumps(meta)  # what the ring carries now encodes
 

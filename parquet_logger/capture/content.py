@@ -13,7 +13,6 @@ appears in both `data` and `raw` is encoded once, as a JSON fragment.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -107,7 +106,7 @@ class ContentBuilder:
         params = kwargs.get("invocation_params") or {}
         model, provider, llm_type = start_model_facts(params, event.metadata, event.serialized)
         name = name_of(event.serialized, kwargs)
-        run = self._remember(event, _RUN_TYPES[event.event_type], name, model, provider)
+        run = self._remember(event, _RUN_TYPES[event.event_type], name, model, provider, params)
         if event.event_type not in self._enabled:
             if self._warn_chat_start and event.event_type == EventType.CHAT_MODEL_START:
                 self._chat_start_not_recorded()
@@ -173,14 +172,23 @@ class ContentBuilder:
         name: str | None,
         model: str | None = None,
         provider: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> RunStart:
         """Remember a run's start for its end event."""
         metadata = event.metadata
         # Encoded (and redacted) once: the start and the end event both carry it.
         shared = None if metadata is None else self._fragment(metadata)
-        start = RunStart(time.time_ns(), shared, run_type, name, model, provider)
-        self.runs.remember(event.run_id, start)
-        return start
+        return self.runs.start(
+            event.run_id,
+            event.parent_run_id,
+            shared,
+            run_type,
+            name,
+            model,
+            provider,
+            params,
+            metadata,
+        )
 
     def _serialized(self, serialized: dict[str, Any] | None) -> orjson.Fragment:
         """`serialized` as a JSON fragment, encoded once per object (see __init__)."""
@@ -205,7 +213,7 @@ class ContentBuilder:
         if "model" not in data and facts.model is not None:
             data["model"] = facts.model
         raw = {"response": encoded, **_ids(event), **event.kwargs}
-        return Content(data, raw, run, True, facts.usage, facts.model)
+        return Content(data, raw, run, True, facts.usage, facts.model, response=facts)
 
     def _run_end(self, event: CallbackEvent) -> Content | None:
         run = self.runs.pop(event.run_id)
@@ -226,9 +234,9 @@ class ContentBuilder:
 
     # ------------------------------------------------------------------ within a run
     def _token(self, event: CallbackEvent) -> Content | None:
+        run = self.runs.first_token(event.run_id)  # time to first token, recorded or not
         if event.event_type not in self._enabled:
             return None
-        run = self.runs.get(event.run_id)
         raw = {**event.inputs, **_ids(event), **event.kwargs}
         return Content({"token": event.inputs["token"]}, raw, run)
 

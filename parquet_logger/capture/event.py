@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from parquet_logger.capture.events import EventType
-from parquet_logger.capture.llm_facts import Usage
+from parquet_logger.capture.llm_facts import EndFacts, Usage
 from parquet_logger.capture.runs import RunStart
 
 
@@ -39,3 +39,4 @@ class Content:
     usage: Usage | None = None
     model: str | None = None
     error_type: str | None = None
+    response: EndFacts | None = None  # an LLM end's facts (finish reasons, response id)

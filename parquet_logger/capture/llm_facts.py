@@ -9,19 +9,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from parquet_logger.capture.usage_shapes import (
+    PROVIDER_USAGE_KEYS,
+    add_provider_usage,
+    add_usage_metadata,
+)
+
 # dict first: isinstance tries it before the (slower) abstract Mapping check.
 _MAPPING = (dict, Mapping)
 
 
 class Usage:
-    """Token counts of one LLM result, summed over every generation."""
+    """Token counts of one LLM result, summed over every generation. The input count includes
+    cached input (as LangChain's usage_metadata and OpenTelemetry count it), the output count
+    reasoning output."""
 
-    __slots__ = ("input_tokens", "output_tokens", "total_tokens")
+    __slots__ = (
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "input_tokens",
+        "output_tokens",
+        "reasoning_output_tokens",
+        "total_tokens",
+    )
 
     def __init__(self) -> None:
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.total_tokens: int | None = None
+        self.cache_read_input_tokens: int | None = None
+        self.cache_creation_input_tokens: int | None = None
+        self.reasoning_output_tokens: int | None = None
 
     def add(self, inp: Any, out: Any, total: Any) -> None:
         """Add one generation's counts; a count that is not an int is left out."""
@@ -29,7 +47,26 @@ class Usage:
         self.output_tokens = _plus(self.output_tokens, out)
         self.total_tokens = _plus(self.total_tokens, total)
 
+    def add_details(self, cache_read: Any, cache_creation: Any, reasoning: Any) -> None:
+        """Add one generation's cached-input and reasoning counts (each part of the input
+        and output counts above)."""
+        self.cache_read_input_tokens = _plus(self.cache_read_input_tokens, cache_read)
+        self.cache_creation_input_tokens = _plus(self.cache_creation_input_tokens, cache_creation)
+        self.reasoning_output_tokens = _plus(self.reasoning_output_tokens, reasoning)
+
+    def counts(self) -> tuple[int | None, ...]:
+        """Every count, for range checks."""
+        return (
+            self.input_tokens,
+            self.output_tokens,
+            self.total_tokens,
+            self.cache_read_input_tokens,
+            self.cache_creation_input_tokens,
+            self.reasoning_output_tokens,
+        )
+
     def as_dict(self) -> dict[str, int | None]:
+        """The payload's `usage` (input, output and total: the details are typed columns)."""
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
@@ -84,6 +121,33 @@ def start_model_facts(
     return model, provider, llm_type
 
 
+def request_params(
+    params: Mapping[str, Any], metadata: Mapping[str, Any] | None
+) -> tuple[float | None, int | None]:
+    """(temperature, max_tokens) a model was called with: its invocation params (OpenAI's
+    `max_completion_tokens`, Gemini's `max_output_tokens` included), else LangChain's
+    `ls_temperature` / `ls_max_tokens` metadata."""
+    temperature: Any = params.get("temperature")
+    max_tokens: Any = (
+        params.get("max_tokens")
+        or params.get("max_completion_tokens")
+        or params.get("max_output_tokens")
+    )
+    if (temperature is None or max_tokens is None) and isinstance(metadata, _MAPPING):
+        temperature = metadata.get("ls_temperature") if temperature is None else temperature
+        max_tokens = metadata.get("ls_max_tokens") if max_tokens is None else max_tokens
+    number = isinstance(temperature, int | float) and not isinstance(temperature, bool)
+    if not number or not -1e300 < temperature < 1e300:  # NaN: not kept
+        temperature = None
+    if (
+        not isinstance(max_tokens, int)
+        or isinstance(max_tokens, bool)
+        or not 0 <= max_tokens < 2**63
+    ):
+        max_tokens = None
+    return (None if temperature is None else float(temperature)), max_tokens
+
+
 def _constructor_model(serialized: Mapping[str, Any] | None) -> str | None:
     """The model named in serialized["kwargs"], where the package users come from read it."""
     if not isinstance(serialized, _MAPPING):
@@ -96,12 +160,15 @@ def _constructor_model(serialized: Mapping[str, Any] | None) -> str | None:
 
 @dataclass
 class EndFacts:
-    """What an LLMResult says: output texts, usage summed over every generation, model."""
+    """What an LLMResult says: output texts, usage summed over every generation, the model,
+    the response's id and each generation's finish reason as the provider wrote it."""
 
     text: str | None = None
     texts: list[str] = field(default_factory=list)
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # the payload's: finish_reason fields only
+    finish_reasons: list[str] = field(default_factory=list)
     model: str | None = None
+    response_id: str | None = None
     usage: Usage = field(default_factory=Usage)
 
 
@@ -117,6 +184,7 @@ def llm_end_facts(response: Any) -> EndFacts:
 def _read_llm_result(response: Any) -> EndFacts:
     facts = EndFacts()
     found_usage = False
+    provider_usage: Any = None  # the first generation's, if no usage_metadata anywhere
     for generations in getattr(response, "generations", None) or []:
         for gen in generations or []:
             text = getattr(gen, "text", None)
@@ -125,33 +193,70 @@ def _read_llm_result(response: Any) -> EndFacts:
             info = getattr(gen, "generation_info", None) or {}
             message = getattr(gen, "message", None)
             response_metadata = getattr(message, "response_metadata", None) or {}
+            reason = _reason(response_metadata) or _reason(info)
+            if reason is not None:
+                facts.finish_reasons.append(reason)
             if facts.finish_reason is None:
                 facts.finish_reason = _text(
                     response_metadata.get("finish_reason") or info.get("finish_reason")
                 )
             if facts.model is None:
-                facts.model = _text(
-                    response_metadata.get("model_name") or response_metadata.get("model")
-                )
+                facts.model = _model(response_metadata)
+            if facts.response_id is None:
+                facts.response_id = _response_id(response_metadata)
             usage = getattr(message, "usage_metadata", None)
             if isinstance(usage, _MAPPING):
                 found_usage = True
-                facts.usage.add(
-                    usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
-                )
+                add_usage_metadata(facts.usage, usage)
+            elif provider_usage is None and not found_usage:
+                provider_usage = _usage_object(response_metadata) or _usage_object(info)
     facts.text = facts.texts[0] if facts.texts else None
     llm_output = getattr(response, "llm_output", None)
     if isinstance(llm_output, _MAPPING):
         if facts.model is None:
-            facts.model = _text(llm_output.get("model_name") or llm_output.get("model"))
-        token_usage = llm_output.get("token_usage") or llm_output.get("usage")
-        if not found_usage and isinstance(token_usage, _MAPPING):
-            facts.usage.add(
-                token_usage.get("prompt_tokens", token_usage.get("input_tokens")),
-                token_usage.get("completion_tokens", token_usage.get("output_tokens")),
-                token_usage.get("total_tokens"),
-            )
+            facts.model = _model(llm_output)
+        if facts.response_id is None:
+            facts.response_id = _response_id(llm_output)
+        if not facts.finish_reasons:
+            reason = _reason(llm_output)
+            if reason is not None:
+                facts.finish_reasons.append(reason)
+        if not found_usage and provider_usage is None:
+            provider_usage = _usage_object(llm_output)
+    if not found_usage and provider_usage is not None:
+        add_provider_usage(facts.usage, provider_usage)
     return facts
+
+
+def _reason(fields: Mapping[str, Any]) -> str | None:
+    """A generation's finish reason: OpenAI and Gemini `finish_reason`, Anthropic
+    `stop_reason`, Bedrock Converse `stopReason`."""
+    return _text(
+        fields.get("finish_reason") or fields.get("stop_reason") or fields.get("stopReason")
+    )
+
+
+def _model(fields: Mapping[str, Any]) -> str | None:
+    return _text(fields.get("model_name") or fields.get("model") or fields.get("model_id"))
+
+
+def _response_id(fields: Mapping[str, Any]) -> str | None:
+    """OpenAI's `chatcmpl-…`/`resp_…`, Anthropic's `msg_…`, Gemini's `response_id`, else
+    the request id Bedrock answers with (its only id)."""
+    found = _text(fields.get("id")) or _text(fields.get("response_id"))
+    if found is None:
+        bedrock = fields.get("ResponseMetadata")
+        if isinstance(bedrock, _MAPPING):
+            found = _text(bedrock.get("RequestId"))
+    return found
+
+
+def _usage_object(fields: Mapping[str, Any]) -> Any:
+    for key in PROVIDER_USAGE_KEYS:
+        value = fields.get(key)
+        if value:
+            return value
+    return None
 
 
 def error_type_of(error: BaseException) -> str:

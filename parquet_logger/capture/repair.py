@@ -29,12 +29,10 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def counts_fit_int64(usage: Usage) -> bool:
     """Whether every token count fits its int64 column (orjson writes up to 2**64 - 1, so
     the fast path alone would let [2**63, 2**64) through to the writer)."""
-    i, o, t = usage.input_tokens, usage.output_tokens, usage.total_tokens
-    return (
-        (i is None or INT64_MIN <= i <= INT64_MAX)
-        and (o is None or INT64_MIN <= o <= INT64_MAX)
-        and (t is None or INT64_MIN <= t <= INT64_MAX)
-    )
+    for count in usage.counts():
+        if count is not None and not INT64_MIN <= count <= INT64_MAX:
+            return False
+    return True
 
 
 def repair_columns(meta: dict[str, Any]) -> list[str]:
@@ -59,6 +57,10 @@ def _column_value(value: object) -> object:
     """`value` itself when a column can hold it, else its replacement."""
     if value is None or isinstance(value, float | UUID):
         return value
+    if type(value) is list:  # finish_reasons: each reason as text
+        fixed = [_column_value(item) for item in value]
+        same = all(a is b for a, b in zip(fixed, value, strict=True))
+        return value if same else fixed
     if isinstance(value, int):  # bool too: JSON true/false, the writer coerces it
         return value if INT64_MIN <= value <= INT64_MAX else None
     if not isinstance(value, str):

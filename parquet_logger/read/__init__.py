@@ -8,6 +8,7 @@ runs("./logs", since="2026-12-01")  # or "s3://bucket/prefix"
 from parquet_logger.read.cost import ModelPrice, PriceTable
 from parquet_logger.read.events import events
 from parquet_logger.read.runs import RUN_COLUMNS, runs
+from parquet_logger.read.schema import dataset_schema
 from parquet_logger.read.source import Source, open_source
 from parquet_logger.read.trace import Trace, trace
 
@@ -17,6 +18,7 @@ __all__ = [
     "PriceTable",
     "Source",
     "Trace",
+    "dataset_schema",
     "events",
     "open_source",
     "runs",

@@ -2,9 +2,10 @@
 
 DuckDB aggregates the scanned events by run id (the payload is parsed once per start, end
 and error event, and only the few fields a run row shows are kept), then walks
-`parent_run_id` up to each run's root for its trace, and prices its tokens. Columns that a
-newer schema stores (trace_id, operation, request/response model, cache and reasoning
-tokens) are read from the files when present and derived from today's columns otherwise.
+`parent_run_id` up to each run's root for its trace, and prices its tokens. The columns of
+schema version 2 (trace_id, operation, request/response model, cache and reasoning tokens,
+time to first token, start time) are read from the files that have them and derived, the
+same way the producer derives them, for the rows of schema-1 files (nulls in those columns).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from parquet_logger.columns import COLUMN_NAMES
+from parquet_logger.capture.genai_names import AGENT_CHAIN_NAMES, OPERATIONS, PROVIDER_NAMES
+from parquet_logger.columns import SCHEMA_1_COLUMN_NAMES
 from parquet_logger.read.cost import PriceSource, PriceTable, cost_sql, price_table
 from parquet_logger.read.frames import to_pandas
 from parquet_logger.read.scan import Filters, TimeLike, scan
@@ -24,7 +26,9 @@ from parquet_logger.read.sql import connect
 
 # The columns of every log (schema version 1) that a run row needs.
 BASE_COLUMNS = tuple(
-    name for name in COLUMN_NAMES if name not in ("logger_metadata", "event_id", "schema_version")
+    name
+    for name in SCHEMA_1_COLUMN_NAMES
+    if name not in ("logger_metadata", "event_id", "schema_version")
 )
 # Typed columns a newer schema adds, each used instead of its derivation when present.
 TYPED_TOKEN_COLUMNS = (
@@ -33,6 +37,7 @@ TYPED_TOKEN_COLUMNS = (
     "reasoning_output_tokens",
 )
 TYPED_TEXT_COLUMNS = ("trace_id", "root_run_id", "operation", "request_model", "response_model")
+TYPED_TIME_COLUMNS = ("time_to_first_token_ms", "start_time")
 
 # Paths read out of the payload of start, end and error events (one JSON parse per event).
 _PATHS = (
@@ -53,14 +58,6 @@ _PATHS = (
     "$.data.usage",  # 15 OpenAI-style usage details: llm_output["token_usage"] as given
 )
 
-# gen_ai.operation.name for LangChain's run types (others keep their run type).
-_OPERATIONS = {
-    "chat_model": "chat",
-    "llm": "text_completion",
-    "tool": "execute_tool",
-    "retriever": "retrieval",
-    "embedding": "embeddings",
-}
 
 RUN_COLUMNS = (
     "run_id",
@@ -165,7 +162,8 @@ def build_runs(
     run id "" for events outside any run), `runs` (the run rows with trace, cost and the
     public columns) and `model_prices`."""
     schema = src.schema()
-    typed = [c for c in (*TYPED_TOKEN_COLUMNS, *TYPED_TEXT_COLUMNS) if c in schema.names]
+    wanted = (*TYPED_TOKEN_COLUMNS, *TYPED_TEXT_COLUMNS, *TYPED_TIME_COLUMNS)
+    typed = [c for c in wanted if c in schema.names]
     reader = scan(src, [*BASE_COLUMNS, *typed], filters, progress=progress)
     con.register("scanned", reader)
     con.execute(f"CREATE TEMP TABLE run_rows AS {_aggregate_sql(typed, text, max_text_chars)}")
@@ -215,6 +213,12 @@ def _aggregate_sql(typed: list[str], text: bool, max_text_chars: int | None) -> 
         summed = f"coalesce(sum({column}), {derived})" if column in typed else derived
         return f"({summed})::BIGINT"
 
+    def or_stored(derived: str, column: str, aggregate: str) -> str:
+        """`derived`, else (in files that have it) the stored column's end/error value."""
+        if column not in typed:
+            return derived
+        return f"coalesce({derived}, {aggregate}({column}) FILTER (kind IN ('e', 'x')))"
+
     def text_column(column: str, fallback: str) -> str:
         return f"coalesce(max({column}), {fallback})" if column in typed else fallback
 
@@ -246,11 +250,12 @@ SELECT
   {text_column("trace_id", "NULL::VARCHAR")} AS stored_trace_id,
   {text_column("root_run_id", "NULL::VARCHAR")} AS stored_root_run_id,
   {text_column("operation", "NULL::VARCHAR")} AS stored_operation,
-  max(provider) AS provider,
-  min(timestamp) FILTER (kind = 's') AS start_time,
+  {_provider_sql("max(provider)")} AS provider,
+  {or_stored("min(timestamp) FILTER (kind = 's')", "start_time", "min")} AS start_time,
   max(timestamp) FILTER (kind IN ('e', 'x')) AS end_time,
   min(timestamp) AS first_seen,
   min(timestamp) FILTER (event_type = 'llm_new_token') AS first_token_time,
+  {or_stored("NULL::DOUBLE", "time_to_first_token_ms", "max")} AS stored_ttft_ms,
   CASE WHEN bool_or(kind = 'x') THEN 'error' WHEN bool_or(kind = 'e') THEN 'ok'
        ELSE 'unfinished' END AS status,
   max(latency_ms) FILTER (kind IN ('e', 'x')) AS latency_ms,
@@ -291,8 +296,16 @@ GROUP BY run_id
 """
 
 
+def _provider_sql(expr: str) -> str:
+    """A provider as a gen_ai.provider.name (schema-1 files hold LangChain's names; the
+    canonical names map to themselves)."""
+    cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in sorted(PROVIDER_NAMES.items()))
+    return f"CASE lower({expr}) {cases} ELSE {expr} END"
+
+
 def _runs_sql(batch_api: bool) -> str:
-    operations = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _OPERATIONS.items())
+    operations = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in OPERATIONS.items())
+    agents = ", ".join(f"'{name}'" for name in sorted(AGENT_CHAIN_NAMES))
     return f"""
 WITH RECURSIVE
 known AS (SELECT run_id, parent_run_id FROM run_rows WHERE run_id <> ''),
@@ -316,14 +329,21 @@ SELECT
   coalesce(r.stored_root_run_id, w.root_run_id, r.run_id) AS root_run_id,
   coalesce(w.depth, 0)::INTEGER AS depth,
   r.run_type,
-  coalesce(r.stored_operation, CASE r.run_type {operations} ELSE r.run_type END) AS operation,
+  coalesce(
+    r.stored_operation,
+    CASE r.run_type {operations}
+      WHEN 'chain' THEN CASE WHEN r.name IN ({agents}) THEN 'invoke_agent'
+                             WHEN coalesce(r.parent_run_id, '') = '' THEN 'invoke_workflow' END
+    END
+  ) AS operation,
   r.name,
   r.status,
   coalesce(r.start_time, r.first_seen) AS start_time,
   r.end_time,
   coalesce(r.latency_ms,
            epoch_us(r.end_time) / 1000.0 - epoch_us(r.start_time) / 1000.0) AS duration_ms,
-  epoch_us(r.first_token_time) / 1000.0 - epoch_us(r.start_time) / 1000.0
+  coalesce(r.stored_ttft_ms,
+           epoch_us(r.first_token_time) / 1000.0 - epoch_us(r.start_time) / 1000.0)
     AS time_to_first_token_ms,
   nullif(r.custom_id, '') AS custom_id,
   r.tags,
