@@ -79,6 +79,10 @@ class Engine:
 
     def snapshot(self, *, hup: bool, stopping: bool) -> Snapshot:
         ring = self.ring
+        # The request counter before the head: every record published before a flush()
+        # asked is then inside the target (read the other way round, a record published in
+        # between would miss its own flush and make a file of its own).
+        flush_requests = ring.flush_requests
         return Snapshot(
             head=ring.head,
             read=self.read_pos,
@@ -87,7 +91,7 @@ class Engine:
             buffered_bytes=self.buffers.nbytes,
             buffered_rows=self.buffers.rows,
             oldest_unwritten_at=self._oldest_unwritten_at,
-            flush_requests=ring.flush_requests,
+            flush_requests=flush_requests,
             requests=self._requests,
             hup=hup,
             stopping=stopping,

@@ -90,16 +90,16 @@ class FlushPolicy:
         if snap.read == snap.committed:
             return False  # nothing read since the last commit
         if snap.committed < requests.target:
+            if snap.buffered_bytes >= self.max_file_bytes:
+                return True  # a full file is written whatever was asked
+            # Not before everything asked for is read: a file cut while the writer is still
+            # reading would split one request's records over two files (`quiet` is the last
+            # pass's, so it can be true while the records of the request arrive).
+            if snap.read < requests.target:
+                return False
             # Coalesce only while other producers are still publishing: a lone process that
             # flushes (and waits) leaves the ring quiet, and is served at once.
-            # Once the coalescing moment is over, wait until everything asked for is read:
-            # a flush cut while a busy writer is still reading would split one request's
-            # records over two files.
-            return (
-                snap.quiet
-                or (now >= requests.not_before and snap.read >= requests.target)
-                or snap.buffered_bytes >= self.max_file_bytes
-            )
+            return snap.quiet or now >= requests.not_before
         if snap.buffered_rows == 0:
             return True  # only corrupt frames were read: just commit past them
         oldest = snap.oldest_unwritten_at if snap.oldest_unwritten_at is not None else now

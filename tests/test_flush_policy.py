@@ -111,6 +111,8 @@ def test_an_asked_for_flush_waits_until_everything_asked_for_is_read() -> None:
     asked = FlushRequests(seen=1, target=1000, not_before=NOW - 0.01)
     reading = replace(IDLE, read=600, buffered_bytes=600, flush_requests=1, requests=asked)
     assert decide(reading) is Action.SEAL
+    # The quiet flag is the last pass's: it does not mean this request's records are read.
+    assert decide(replace(reading, quiet=True)) is Action.SEAL
     assert decide(replace(reading, read=1000, buffered_bytes=1000)) is Action.FLUSH
     assert decide(replace(reading, buffered_bytes=10_000)) is Action.FLUSH  # a file is full
 
