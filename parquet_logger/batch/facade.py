@@ -325,22 +325,9 @@ class Batch:
     def _retrieval_metadata(self) -> dict[str, Any]:
         job, _ = self._options(None)
         return {
-            "batch_config": {
-                "job": {
-                    "category": job.job_category,
-                    "subcategory": job.job_subcategory,
-                    "description": job.job_description,
-                    "version": job.job_version,
-                    "environment": job.job_environment,
-                    "metadata": dict(job.job_metadata or {}),
-                },
-                "storage": {
-                    "output_dir": os.fspath(job.output_dir),
-                    "path_template": job.path_template,
-                    "local_path": os.fspath(self.local_path),
-                    "s3": self._location.s3_uri,
-                },
-            },
+            "batch_config": batch_job.job_config_metadata(
+                job, self.local_path, self._location.s3_uri
+            ),
             "retrieval_started_at": datetime.now(UTC).isoformat(),
             **dict(job.job_metadata or {}),
         }

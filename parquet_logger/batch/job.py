@@ -255,6 +255,27 @@ def _check_logger_options(logger_options: dict[str, Any]) -> None:
             )
 
 
+def job_config_metadata(job: JobOptions, local_path: Path, s3_uri: str | None) -> dict[str, Any]:
+    """The `job` and `storage` parts of a job's `batch_config`, as the package users come
+    from logs them (batch runs and retrievals alike)."""
+    return {
+        "job": {
+            "category": job.job_category,
+            "subcategory": job.job_subcategory,
+            "description": job.job_description,
+            "version": job.job_version,
+            "environment": job.job_environment,
+            "metadata": job.job_metadata,
+        },
+        "storage": {
+            "output_dir": os.fspath(job.output_dir),
+            "path_template": job.path_template,
+            "local_path": os.fspath(local_path),
+            "s3": s3_uri,
+        },
+    }
+
+
 def _logger_metadata(
     job: JobOptions,
     batch: BatchOptions,
@@ -266,22 +287,10 @@ def _logger_metadata(
 ) -> dict[str, Any]:
     """The job's description in the layout of the package users come from, made JSON-safe
     and redacted."""
+    s3_uri = f"s3://{s3.bucket}/{s3.prefix}" if s3 is not None else None
     metadata = {
         "batch_config": {
-            "job": {
-                "category": job.job_category,
-                "subcategory": job.job_subcategory,
-                "description": job.job_description,
-                "version": job.job_version,
-                "environment": job.job_environment,
-                "metadata": job.job_metadata,
-            },
-            "storage": {
-                "output_dir": os.fspath(job.output_dir),
-                "path_template": job.path_template,
-                "local_path": os.fspath(log_dir),
-                "s3": f"s3://{s3.bucket}/{s3.prefix}" if s3 is not None else None,
-            },
+            **job_config_metadata(job, log_dir, s3_uri),
             "processing": {
                 "max_concurrency": batch.max_concurrency,
                 "row_timeout": batch.row_timeout,
