@@ -47,13 +47,27 @@ class RayRun:
 
 
 @contextmanager
-def cluster_environment() -> Iterator[None]:
+def cluster_environment(temp_dir: Path) -> Iterator[None]:
+    """CLUSTER_ENV, and Ray's temporary files (its `ray_current_cluster` address file
+    included, which cluster_utils writes under $RAY_TMPDIR/ray) in `temp_dir`: a file left by
+    a killed run must never make a later `ray.init()` join a dead cluster."""
+    (temp_dir / "ray").mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in CLUSTER_ENV.items():
             patch.setenv(name, value)
+        patch.setenv("RAY_TMPDIR", str(temp_dir))
+        # The variable above is read when ray is imported: the Ray processes started from
+        # here read it, this (already importing) process needs its constant set too.
+        patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
         for name in ("RAY_ADDRESS", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
             patch.delenv(name, raising=False)
         yield
+
+
+def assert_on_loopback() -> None:
+    """The cluster's GCS and every node listen on 127.0.0.1, not the machine's address."""
+    assert ray.get_runtime_context().gcs_address.startswith(f"{LOOPBACK}:")
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {LOOPBACK}
 
 
 def stop_node_writers(logs: Path) -> None:
@@ -66,14 +80,16 @@ def stop_node_writers(logs: Path) -> None:
 def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayRun]:
     """`ray.init(num_cpus=2)`: a one-node local Ray on 127.0.0.1."""
     logs = tmp_path_factory.mktemp("logs")
-    with cluster_environment():
+    temp_dir = tmp_path_factory.mktemp("ray")
+    with cluster_environment(temp_dir):
         ray.init(
             num_cpus=2,
             include_dashboard=False,
             _node_ip_address=LOOPBACK,
-            _temp_dir=str(tmp_path_factory.mktemp("ray")),
+            _temp_dir=str(temp_dir / "ray"),
         )
         try:
+            assert_on_loopback()
             yield RayRun(logs, nodes=1)
         finally:
             ray.shutdown()
@@ -87,19 +103,17 @@ def two_node_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayRun]:
 
     logs = tmp_path_factory.mktemp("logs")
     node: dict[str, Any] = {"num_cpus": 1, "node_ip_address": LOOPBACK}
-    with cluster_environment():
+    temp_dir = tmp_path_factory.mktemp("ray")
+    with cluster_environment(temp_dir):
         cluster = Cluster(
             initialize_head=True,
-            head_node_args={
-                **node,
-                "include_dashboard": False,
-                "_temp_dir": str(tmp_path_factory.mktemp("ray")),
-            },
+            head_node_args={**node, "include_dashboard": False, "temp_dir": str(temp_dir / "ray")},
         )
         try:
             cluster.add_node(**node)
             cluster.wait_for_nodes()
             ray.init(address=cluster.address)
+            assert_on_loopback()
             yield RayRun(logs, nodes=2)
         finally:
             ray.shutdown()
