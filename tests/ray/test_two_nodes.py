@@ -6,6 +6,7 @@ the Delta table."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
@@ -34,9 +35,9 @@ def s3_rows(server: S3Server, bucket: str, prefix: str) -> tuple[list[str], pd.D
     """The Parquet keys under `prefix`, and every row they hold (pyarrow's own S3 client)."""
     keys = [
         item["Key"]
-        for page in server.client().get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix
-        )
+        for page in server.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=bucket, Prefix=prefix)
         for item in page.get("Contents", [])
         if item["Key"].endswith(".parquet")
     ]
