@@ -95,6 +95,7 @@ class WriterSupervisor:
             self._spawned = None
             # ALREADY_RUNNING lost a race, LOG_DIR_GONE exited on purpose: neither failed.
             if code not in (RunExit.OK, RunExit.ALREADY_RUNNING, RunExit.LOG_DIR_GONE):
+                self._orphan_grace_until = 0.0  # a failed launcher started no writer
                 restart = decide_restart(self._spawn_failures, time.monotonic() - self._spawned_at)
                 self._spawn_failures = restart.failures
                 self._next_spawn_at = time.monotonic() + restart.delay_s
