@@ -60,7 +60,8 @@ class NodeLogger:
             raise TypeError(f"logger must be a ParquetLogger, got {type(logger).__name__}")
         if log_dir is not None and not isinstance(log_dir, str | os.PathLike):
             raise TypeError(f"log_dir must be a str, a path or None, got {log_dir!r}")
-        return cls(logger.__getstate__(), None if log_dir is None else os.fspath(log_dir))
+        # Resolved here, as the logger's own log_dir is: a worker's working directory differs.
+        return cls(logger.__getstate__(), None if log_dir is None else os.path.abspath(log_dir))
 
     def directory(self) -> str:
         """This node's log directory."""

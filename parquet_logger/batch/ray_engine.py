@@ -95,7 +95,8 @@ async def run_on_ray(
     slots = int(ray.cluster_resources().get("CPU", 0))
     if slots < 1:
         raise RuntimeError("engine='ray': the Ray cluster has no CPU to run batch tasks on")
-    log_dir = None if options.ray_log_dir is None else os.fspath(options.ray_log_dir)
+    # Resolved here, as a logger's own log_dir is: a worker's working directory is not ours.
+    log_dir = None if options.ray_log_dir is None else os.path.abspath(options.ray_log_dir)
     model = None if llm_factory is not None else llm
     shared = ray.put(dumps_for_nodes((model, llm_factory, spec), log_dir))
     task = ray.remote(run_chunk).options(num_cpus=1, max_retries=0, num_returns="streaming")

@@ -44,6 +44,7 @@ class RayRun:
 
     logs: Path
     nodes: int
+    cluster: Any = None  # the ray.cluster_utils.Cluster, for a multi-node Ray
 
 
 @contextmanager
@@ -114,7 +115,7 @@ def two_node_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayRun]:
             cluster.wait_for_nodes()
             ray.init(address=cluster.address)
             assert_on_loopback()
-            yield RayRun(logs, nodes=2)
+            yield RayRun(logs, nodes=2, cluster=cluster)
         finally:
             ray.shutdown()
             cluster.shutdown()

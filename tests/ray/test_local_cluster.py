@@ -166,7 +166,8 @@ async def test_bad_llm_factory_raises_its_error(local_ray: RayRun) -> None:
 
 def test_ray_data_map_batches_logs_every_row_once(local_ray: RayRun) -> None:
     """LLMBatch in ds.map_batches: answers and failures in the output columns, each row's
-    events exactly once in the node's directory, flushed before the batch was returned."""
+    events exactly once in the node's directory, flushed before the batch was returned, the
+    two actors logging through the node's one writer."""
     with logger_on(local_ray.logs / "data-driver") as driver_logger:
         logger = NodeLogger.of(driver_logger, local_ray.logs / "data")
     df = pd.DataFrame(
@@ -176,7 +177,7 @@ def test_ray_data_map_batches_logs_every_row_once(local_ray: RayRun) -> None:
         }
     )
     out = (
-        ray.data.from_pandas(df)
+        ray.data.from_pandas([df.iloc[i : i + 10] for i in range(0, 50, 10)])  # 5 blocks
         .map_batches(
             LLMBatch,
             fn_constructor_kwargs={
@@ -201,6 +202,9 @@ def test_ray_data_map_batches_logs_every_row_once(local_ray: RayRun) -> None:
     ends = ends_per_row(rows)
     assert len(ends) == 50
     assert set(ends) == {1}
+    assert rows["pid"].nunique() == 2  # both actors logged...
+    files = list((local_ray.logs / "data").rglob("part-*.parquet"))
+    assert len({f.name.rsplit("-", 2)[1] for f in files}) == 1  # ...through the node's writer
 
 
 def _broken_factory() -> Any:

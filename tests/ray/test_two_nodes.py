@@ -5,25 +5,28 @@ the Delta table."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
-from parquet_logger import S3Config, with_tags
+from parquet_logger import ParquetLogger, S3Config, WorkerLostError, with_tags
 from parquet_logger.batch.job import batch_process
+from parquet_logger.batch.run import batch_run
 from parquet_logger.lake import LakeSource
 from parquet_logger.lake.cli import EXIT_OK, main
 from tests.batch_models import ScriptedChat
 from tests.lake.tables import table_event_ids
 from tests.ray.conftest import RayRun
+from tests.ray.models import NodeBoundChat
 from tests.s3_server import REGION, S3Server
 
 # The fixtures, registered by importing them (the redundant alias marks a deliberate import).
 from tests.s3_server import s3_bucket_fixture as s3_bucket_fixture
 from tests.s3_server import s3_server_fixture as s3_server_fixture
-from tests.support import read_rows
+from tests.support import read_rows, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -102,3 +105,42 @@ async def test_each_node_writes_and_uploads_every_row_once(
     assert main(["commit", uri, *options]) == EXIT_OK
     source = LakeSource(uri, s3_server.endpoint_url, REGION)
     assert table_event_ids(source) == sorted(rows["event_id"])
+
+
+async def test_a_node_lost_mid_job_fails_only_its_unreported_rows(two_node_ray: RayRun) -> None:
+    """The worker node removed (killed) while its task runs: the rows it had not reported
+    fail with WorkerLostError, every other row is answered and logged once on the head node.
+    (Last in this module: the cluster has one node afterwards.)"""
+    cluster = two_node_ray.cluster
+    (lost_node,) = cluster.worker_nodes
+    marker = two_node_ray.logs / "hanging"
+    node_dirs = two_node_ray.logs / "lost"
+    prompts = [f"pid {i}" for i in range(ROWS)]
+    df = pd.DataFrame(
+        {"prompt": prompts, "config": [with_tags(custom_id=f"row-{i}") for i in range(ROWS)]}
+    )
+    with ParquetLogger(two_node_ray.logs / "lost-driver", event_types=EVENTS) as logger:
+        job = asyncio.ensure_future(
+            batch_run(
+                df,
+                NodeBoundChat(hang_on_node=lost_node.node_id, marker=str(marker)),
+                callbacks=[logger],
+                engine="ray",
+                ray_log_dir=str(node_dirs / "node-{node_id}"),
+                max_concurrency=4,
+                show_progress=False,
+            )
+        )
+        await asyncio.to_thread(wait_for, marker.exists, 60, "a task hanging on the worker node")
+        cluster.remove_node(lost_node, allow_graceful=False)
+        results = await asyncio.wait_for(job, 90)
+    assert results is not None
+    lost = [i for i, r in enumerate(results) if isinstance(r, WorkerLostError)]
+    answered = [i for i, r in enumerate(results) if not isinstance(r, Exception)]
+    assert lost
+    assert sorted(lost + answered) == list(range(ROWS))
+    head_dir = node_dirs / f"node-{cluster.head_node.node_id}"
+    rows = read_rows(head_dir)
+    ends = rows[rows["event_type"] == "llm_end"].groupby("custom_id").size()
+    assert set(ends.index) == {f"row-{i}" for i in answered}
+    assert set(ends) == {1}
