@@ -2,10 +2,12 @@
 `batch_process` (the same, logged to a job's folder with a model made for you).
 
     run.py           batch_run and run_batch: options in, rows in this process or a pool
-    options.py       BatchOptions: how rows run (concurrency, timeouts, retries, processes)
+    options.py       BatchOptions: how rows run (concurrency, timeouts, retries, engine)
     rows.py          the in-process worker coroutines over one shared row iterator
     row_call.py      one row's call: tools, config, logged retries, a timed-out run's end
     process_pool.py  processes=N: shards run by worker processes, one bar, crash handling
+    ray_engine.py    engine="ray", in the driver: chunks as Ray tasks, one bar, lost workers
+    ray_task.py      engine="ray", in the worker: a chunk's rows streamed back, loggers flushed
     job.py           batch_process: the job's folder, S3 target, logger and metadata
     job_options.py   JobOptions, batch_process's defaults, the seed's config objects mapped
     job_model.py     the model batch_process calls or creates (ChatOpenAI by default)

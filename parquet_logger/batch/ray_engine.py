@@ -14,6 +14,7 @@ import asyncio
 import logging
 import math
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +34,10 @@ __all__ = ["chunk_bounds", "run_on_ray"]
 CHUNKS_PER_SLOT = 4  # smaller chunks: a lost worker costs less, slow chunks even out
 MAX_CHUNK_ROWS = 2_000  # each chunk ends with a flush: about one Parquet file per chunk
 _INSTALL_HINT = 'engine="ray" needs Ray: pip install "parquet-logger[ray]"'
+_MODEL_WHAT = (
+    "llm (and the callbacks); for a model that does not pickle pass batch_run(llm_factory=...) "
+    "or batch_process(llm_class=..., llm_kwargs=...) so that each worker builds its own"
+)
 
 
 def chunk_bounds(rows: int, slots: int, max_concurrency: int) -> list[tuple[int, int]]:
@@ -98,7 +103,7 @@ async def run_on_ray(
     # Resolved here, as a logger's own log_dir is: a worker's working directory is not ours.
     log_dir = None if options.ray_log_dir is None else os.path.abspath(options.ray_log_dir)
     model = None if llm_factory is not None else llm
-    shared = ray.put(dumps_for_nodes((model, llm_factory, spec), log_dir))
+    shared = ray.put(_pickled((model, llm_factory, spec), log_dir, _MODEL_WHAT))
     task = ray.remote(run_chunk).options(num_cpus=1, max_retries=0, num_returns="streaming")
     chunks = iter(chunk_bounds(len(df), slots, options.max_concurrency))
     in_flight: set[Any] = set()
@@ -106,7 +111,7 @@ async def run_on_ray(
     async def run_chunks() -> None:
         # Coroutines interleave only at awaits: next(chunks) runs whole, each chunk once.
         for start, stop in chunks:
-            rows = dumps_for_nodes(df.iloc[start:stop], log_dir)
+            rows = _pickled(df.iloc[start:stop], log_dir, f"rows {start}-{stop - 1}")
             generator = task.remote(
                 shared,
                 rows,
@@ -169,6 +174,21 @@ async def _collect(
             results,
             progress,
         )
+
+
+def _pickled(obj: Any, log_dir: str | None, what: str) -> bytes:
+    """`dumps_for_nodes(obj)`, or a TypeError saying what could not be sent to the workers.
+
+    Raises:
+        TypeError: `obj` does not pickle.
+    """
+    try:
+        return dumps_for_nodes(obj, log_dir)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TypeError(
+            f"engine='ray': could not send {what} to the Ray workers ({exc}); every config, "
+            "tool and callback must pickle"
+        ) from exc
 
 
 def _fail_unseen(

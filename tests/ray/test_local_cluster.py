@@ -5,6 +5,7 @@ SIGKILLed mid-task, a writer that outlives the workers."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,11 @@ def _parent(pid: int) -> int:
             if line.startswith("PPid:"):
                 return int(line.split()[1])
     raise AssertionError(f"no PPid for {pid}")
+
+
+async def test_a_model_that_does_not_pickle_is_a_clear_type_error(local_ray: RayRun) -> None:
+    """An llm that cannot be sent to the workers: a TypeError pointing to llm_factory."""
+    model = ScriptedChat()
+    object.__setattr__(model, "lock", threading.Lock())  # a lock does not pickle
+    with pytest.raises(TypeError, match="llm_factory"):
+        await batch_run(frame(["q 0"]), model, engine="ray", **QUIET)
