@@ -2,7 +2,8 @@
 start): all their traffic on 127.0.0.1, their state in the test's temporary folder, and every
 node writer they started stopped at teardown.
 
-Skipped as a whole when Ray is not installed.
+Each test module starts with `pytest.importorskip("ray", reason=SKIP_REASON)`: without Ray
+they are skipped, saying why.
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ from typing import Any
 
 import pytest
 
-ray = pytest.importorskip("ray", reason='Ray is not installed: pip install "parquet-logger[ray]"')
+from parquet_logger.transport.statedir import STATE_FOLDER
+from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support import stop_writer
 
-from parquet_logger.transport.statedir import STATE_FOLDER  # noqa: E402
-from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY  # noqa: E402
-from tests.support import stop_writer  # noqa: E402
+ray: Any
+try:
+    import ray
+except ImportError:  # each test module skips itself, with SKIP_REASON
+    ray = None
+
+SKIP_REASON = 'Ray is not installed: pip install "parquet-logger[ray]"'
 
 REPO = Path(__file__).parents[2]
 LOOPBACK = "127.0.0.1"

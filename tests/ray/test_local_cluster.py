@@ -11,7 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import ray
+
+from tests.ray.conftest import SKIP_REASON
+
+ray = pytest.importorskip("ray", reason=SKIP_REASON)
 
 from parquet_logger import ParquetLogger, WorkerLostError, with_tags
 from parquet_logger.batch.run import batch_run

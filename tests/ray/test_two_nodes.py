@@ -12,6 +12,10 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
+from tests.ray.conftest import SKIP_REASON
+
+ray = pytest.importorskip("ray", reason=SKIP_REASON)
+
 from parquet_logger import ParquetLogger, S3Config, WorkerLostError, with_tags
 from parquet_logger.batch.job import batch_process
 from parquet_logger.batch.run import batch_run
