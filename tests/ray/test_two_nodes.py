@@ -61,8 +61,9 @@ def s3_rows(server: S3Server, bucket: str, prefix: str) -> tuple[list[str], pd.D
 async def test_each_node_writes_and_uploads_every_row_once(
     two_node_ray: RayRun, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    """Both nodes' writers log into their own directories and upload to one prefix under
-    names that never collide; S3 and the Delta table hold each row's events exactly once."""
+    """batch_process connects to the cluster (address=); both nodes' writers log into their
+    own directories and upload to one prefix under names that never collide; S3 and the
+    Delta table hold each row's events exactly once."""
     prefix = "fleet/ray-job/"
     df = pd.DataFrame(
         {
@@ -71,6 +72,7 @@ async def test_each_node_writes_and_uploads_every_row_once(
         }
     )
     node_dirs = two_node_ray.logs / "nodes"
+    ray.shutdown()  # batch_process connects by itself, to address=
     results = await batch_process(
         df,
         ScriptedChat(),
@@ -79,6 +81,7 @@ async def test_each_node_writes_and_uploads_every_row_once(
         s3_config=S3Config(s3_bucket, endpoint_url=s3_server.endpoint_url, region=REGION),
         s3_prefix_template="fleet/{job_category}",
         engine="ray",
+        address=two_node_ray.cluster.address,
         ray_log_dir=str(node_dirs / "node-{node_id}"),
         max_concurrency=4,
         event_types=EVENTS,
@@ -86,6 +89,7 @@ async def test_each_node_writes_and_uploads_every_row_once(
         show_progress=False,
     )
     assert results is not None
+    assert ray.is_initialized()
     assert [isinstance(r, ValueError) for r in results] == [i % 10 == 3 for i in range(ROWS)]
 
     local = sorted(node_dirs.glob("node-*"))
