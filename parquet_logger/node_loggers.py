@@ -21,7 +21,13 @@ from parquet_logger.capture.handler import ParquetLogger
 
 log = logging.getLogger("parquet_logger")
 
-__all__ = ["NODE_ID_FIELD", "NodeLogger", "dumps_for_nodes", "flush_node_loggers"]
+__all__ = [
+    "NODE_ID_FIELD",
+    "NodeLogger",
+    "close_node_loggers",
+    "dumps_for_nodes",
+    "flush_node_loggers",
+]
 
 # In a node log directory, replaced by the Ray node's id (e.g. several nodes on one machine).
 NODE_ID_FIELD = "{node_id}"
@@ -107,6 +113,16 @@ def flush_node_loggers(timeout: float | None = None) -> None:
             first = first or exc
     if first is not None:
         raise first
+
+
+def close_node_loggers() -> None:
+    """Flush and detach every node logger of this process (the next `get()` attaches anew);
+    a node's writer exits once no process is attached to its directory."""
+    with _loggers_lock:
+        loggers = list(_loggers.values())
+        _loggers.clear()
+    for logger in loggers:
+        logger.close()
 
 
 def node_logger_from_state(state: dict[str, Any], log_dir: str | None) -> ParquetLogger:
