@@ -39,16 +39,15 @@ def test_a_writer_dying_on_start_backs_off_exponentially_up_to_the_cap() -> None
 def test_an_orphaned_writer_is_not_the_child_of_its_starter(log_dir: Path) -> None:
     """spawn_writer(orphan=True), as in a Ray worker: the launcher exits at once with 0 and
     the writer it started runs on, parented elsewhere, and serves a logger."""
-    state = StateDir.for_log_dir(log_dir)
-    state.ensure()
-    launcher = spawn_writer(state, WriterSettings(), orphan=True)
-    assert launcher.wait(timeout=30) == 0
-    wait_for(lambda: writer_pid(log_dir) is not None, 30, "the orphaned writer")
-    writer = writer_pid(log_dir)
-    assert writer is not None
-    assert writer != launcher.pid
-    assert psutil.Process(writer).ppid() not in (os.getpid(), launcher.pid)
+    # Attached first: a writer started for a directory with no producer exits at once.
     with ParquetLogger(log_dir, start_writer=False) as logger:
         logger.log_event("orphan_check", {"n": 1})
+        launcher = spawn_writer(StateDir.for_log_dir(log_dir), WriterSettings(), orphan=True)
+        assert launcher.wait(timeout=30) == 0
+        wait_for(lambda: writer_pid(log_dir) is not None, 30, "the orphaned writer")
+        writer = writer_pid(log_dir)
+        assert writer is not None
+        assert writer != launcher.pid
+        assert psutil.Process(writer).ppid() not in (os.getpid(), launcher.pid)
         logger.flush(30)
     assert list(read_rows(log_dir)["event_type"]) == ["orphan_check"]
