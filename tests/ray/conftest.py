@@ -8,6 +8,8 @@ they are skipped, saying why.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from parquet_logger.transport.statedir import STATE_FOLDER
+from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY
-from tests.support import stop_writer
+from tests.support import stop_writer, writer_running
 
 ray: Any
 try:
@@ -79,9 +81,18 @@ def assert_on_loopback() -> None:
 
 
 def stop_node_writers(logs: Path) -> None:
-    """Once Ray is down (no worker attached any more): every writer under `logs` exits."""
+    """Once Ray is down (no worker attached any more): every writer under `logs` exits.
+
+    A directory whose ring has events but no writer (a node removed while its worker was
+    still starting the writer: the worker's death took the launcher with it) is drained the
+    way a user would, with a writer that exits once they are written.
+    """
     for state_folder in logs.rglob(STATE_FOLDER):
-        stop_writer(state_folder.parent, timeout=30.0)
+        log_dir = state_folder.parent
+        if StateDir.for_log_dir(log_dir).shm_ring.exists() and not writer_running(log_dir):
+            drain = [sys.executable, "-m", "parquet_logger_daemon", "run", "--dir", str(log_dir)]
+            subprocess.run([*drain, "--exit-when-idle"], timeout=60, check=True)
+        stop_writer(log_dir, timeout=30.0)
 
 
 @pytest.fixture(scope="module")
