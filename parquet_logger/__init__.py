@@ -21,6 +21,7 @@ from parquet_logger.errors import (
     S3UploadError,
     UnguardedMainError,
     WorkerCrashedError,
+    WorkerLostError,
 )
 from parquet_logger.s3config import S3Config
 
@@ -79,6 +80,7 @@ __all__ = [
     "StorageConfig",
     "UnguardedMainError",
     "WorkerCrashedError",
+    "WorkerLostError",
     "__version__",
     "batch_process",
     "batch_run",

@@ -9,6 +9,7 @@ ParquetLoggerError (Exception)
 ├── EventsLostError         records of this process were in a corrupt span the writer skipped
 ├── RowTimeoutError         (TimeoutError) a batch row took longer than `row_timeout`
 ├── WorkerCrashedError      (RuntimeError) a batch worker process died before reporting
+│   └── WorkerLostError     a Ray worker or node running batch rows was lost mid-task
 ├── UnguardedMainError      (RuntimeError) batch workers re-ran a script with no __main__ guard
 ├── RetrievalAbortedError   background retrieval stopped by an error no response gets past
 └── LakeError               the Delta table could not be committed, optimized or vacuumed
@@ -62,6 +63,12 @@ class RowTimeoutError(ParquetLoggerError, TimeoutError):
 
 class WorkerCrashedError(ParquetLoggerError, RuntimeError):
     """A worker process died before reporting; every row of its shard fails with this."""
+
+
+class WorkerLostError(WorkerCrashedError):
+    """`engine="ray"`: the Ray worker process (or its whole node) running a chunk of rows died
+    before reporting them; each of those rows fails with this (rows it had reported keep
+    their results). Ray does not re-run the task: a rerun would log its finished rows twice."""
 
 
 class UnguardedMainError(ParquetLoggerError, RuntimeError):

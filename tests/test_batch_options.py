@@ -43,6 +43,13 @@ BATCH_CASES = [
     ({"prompt_col": 3}, TypeError),
     ({"config_col": 3}, TypeError),
     ({"mp_context": 3}, TypeError),
+    ({"engine": "spark"}, ValueError),
+    ({"engine": 3}, TypeError),
+    ({"engine": "ray", "processes": 2}, ValueError),
+    ({"address": "auto"}, ValueError),  # engine="local"
+    ({"address": 3, "engine": "ray"}, TypeError),
+    ({"ray_log_dir": 3, "engine": "ray"}, TypeError),
+    ({"ray_log_dir": "/tmp/x"}, ValueError),  # engine="local"
 ]
 RETRIEVAL_CASES = [
     ({"batch_size": "50"}, TypeError),

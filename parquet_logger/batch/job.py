@@ -83,6 +83,9 @@ async def batch_process(
     retry_max_wait_s: float = _B.retry_max_wait_s,
     processes: int = _B.processes,
     mp_context: Any = _B.mp_context,
+    engine: str = _B.engine,
+    address: str | None = _B.address,
+    ray_log_dir: str | os.PathLike[str] | None = _B.ray_log_dir,
     buffer_size: int | None = _J.buffer_size,
     partition_on: Any = _J.partition_on,
     event_types: Iterable[str | EventType] | None = _J.event_types,
@@ -114,9 +117,11 @@ async def batch_process(
             key prefix is `s3_prefix_template` filled in, else `s3_prefix` + the local path.
         prompt_col, config_col, tools_col, max_concurrency, show_progress,
         return_exceptions, return_results, row_timeout, max_retries, retry_initial_wait_s,
-        retry_max_wait_s, processes, mp_context: as for `batch_run`. With `processes > 1`,
-            a model created from `llm_class`/`llm_kwargs` is created again in each worker
-            (a ChatOpenAI does not pickle); an `llm` instance must pickle.
+        retry_max_wait_s, processes, mp_context, engine, address, ray_log_dir: as for
+            `batch_run`. With `processes > 1` or `engine="ray"`, a model created from
+            `llm_class`/`llm_kwargs` is created again in each worker (a ChatOpenAI does not
+            pickle); an `llm` instance must pickle. With `engine="ray"` every node's writer
+            uploads to the job's S3 prefix.
         buffer_size, partition_on, event_types: as for `ParquetLogger`; `event_types=None`
             logs the LLM events and `retry`.
         job_config, storage_config, processing_config, column_config, llm_config: the
@@ -173,6 +178,9 @@ async def batch_process(
             retry_max_wait_s=retry_max_wait_s,
             processes=processes,
             mp_context=mp_context,
+            engine=engine,
+            address=address,
+            ray_log_dir=ray_log_dir,
         ),
         {
             "job_config": job_config,
@@ -296,6 +304,7 @@ def _logger_metadata(
                 "row_timeout": batch.row_timeout,
                 "max_retries": batch.max_retries,
                 "return_results": batch.return_results,
+                "engine": batch.engine,
             },
             "llm": llm_facts,
         },

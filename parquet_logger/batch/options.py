@@ -8,13 +8,22 @@ a `ValueError`, each naming the keyword.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 
 from parquet_logger.retry_policy import RetryPolicy
-from parquet_logger.validation import require_bool, require_int, require_seconds, require_str
+from parquet_logger.validation import (
+    require_bool,
+    require_choice,
+    require_int,
+    require_seconds,
+    require_str,
+)
 
-__all__ = ["BatchOptions"]
+__all__ = ["ENGINES", "BatchOptions"]
+
+ENGINES = ("local", "ray")  # this machine (processes=N), or a Ray cluster
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,9 @@ class BatchOptions:
     retry_max_wait_s: float = 30.0
     processes: int = 1
     mp_context: str | BaseContext | None = None
+    engine: str = "local"
+    address: str | None = None
+    ray_log_dir: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         require_str("prompt_col", self.prompt_col)
@@ -51,6 +63,26 @@ class BatchOptions:
                 f"got {self.mp_context!r}"
             )
         _ = self.retry  # checks max_retries and the waits now, not at the first row
+        self._check_engine()
+
+    def _check_engine(self) -> None:
+        require_choice("engine", self.engine, ENGINES)
+        require_str("address", self.address, allow_empty=False, optional=True)
+        if self.ray_log_dir is not None and not isinstance(self.ray_log_dir, str | os.PathLike):
+            raise TypeError(
+                f"ray_log_dir must be a str, a path or None, got {self.ray_log_dir!r} "
+                f"({type(self.ray_log_dir).__name__})"
+            )
+        if self.engine == "ray":
+            if self.processes != 1:
+                raise ValueError(
+                    f"processes={self.processes} is for engine='local'; with engine='ray' "
+                    "the rows run in as many Ray tasks at once as the cluster has CPUs"
+                )
+            return
+        for name in ("address", "ray_log_dir"):
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} is for engine='ray', got engine={self.engine!r}")
 
     @property
     def retry(self) -> RetryPolicy:

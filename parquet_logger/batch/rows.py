@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from langchain_core.callbacks import BaseCallbackHandler
@@ -18,7 +18,13 @@ from parquet_logger.errors import RowTimeoutError
 from parquet_logger.progress import ProgressSink
 from parquet_logger.retry_policy import RetryPolicy
 
-__all__ = ["RowSpec", "iter_rows", "run_all", "run_row"]
+__all__ = ["RowResults", "RowSpec", "iter_rows", "run_all", "run_row"]
+
+
+class RowResults(Protocol):
+    """Where `run_all` puts each row's outcome: a list, or a Ray chunk's reports."""
+
+    def __setitem__(self, offset: int, outcome: Any, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ async def run_all(
     spec: RowSpec,
     max_concurrency: int,
     return_exceptions: bool,
-    results: list[Any] | None,
+    results: RowResults | None,
     progress: ProgressSink,
     first_index: int = 0,
 ) -> None:

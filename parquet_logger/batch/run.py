@@ -1,13 +1,15 @@
 """`batch_run`: a DataFrame of prompts through a LangChain runnable, at most `max_concurrency`
 rows in flight, with per-row timeouts, logged retries of transient errors, and a progress bar.
 
-The keywords become one `BatchOptions`; `run_batch` runs it in this process (`rows`) or
-sharded across worker processes (`process_pool`).
+The keywords become one `BatchOptions`; `run_batch` runs it in this process (`rows`),
+sharded across worker processes (`process_pool`), or in chunks on a Ray cluster
+(`ray_engine`, `engine="ray"`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +19,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from parquet_logger.batch.options import BatchOptions
 from parquet_logger.batch.process_pool import run_in_processes
+from parquet_logger.batch.ray_engine import run_on_ray
 from parquet_logger.batch.rows import RowSpec, run_all
 from parquet_logger.errors import RowTimeoutError
 from parquet_logger.frame_input import require_column, require_frame
@@ -49,6 +52,9 @@ async def batch_run(
     processes: int = _D.processes,
     mp_context: Any = _D.mp_context,
     llm_factory: Callable[[], Any] | None = None,
+    engine: str = _D.engine,
+    address: str | None = _D.address,
+    ray_log_dir: str | os.PathLike[str] | None = _D.ray_log_dir,
 ) -> list[Any] | None:
     """Run `llm.ainvoke(row[prompt_col], config=row[config_col])` for every row of `df`.
 
@@ -84,8 +90,23 @@ async def batch_run(
             A worker that dies fails its rows with `WorkerCrashedError`.
         mp_context: the start method ("spawn", the default, "fork", "forkserver") or a
             multiprocessing context, for `processes > 1`.
-        llm_factory: for `processes > 1`, a picklable callable each worker calls to build
-            its model instead of unpickling `llm` (for models that do not pickle).
+        llm_factory: for `processes > 1` or `engine="ray"`, a picklable callable each worker
+            calls to build its model instead of unpickling `llm` (for models that do not
+            pickle).
+        engine: "local" (this machine: one process, or `processes`) or "ray": the rows in
+            chunks of Ray tasks, one task per CPU of the cluster at a time, each with
+            `max_concurrency` rows in flight; results, progress, timeouts and retries as
+            with processes. Every ParquetLogger (in `callbacks`, the configs or the model)
+            logs on each node to `ray_log_dir` through the node's own writer, and each task
+            flushes before it returns. A lost worker or node fails the rows its task had not
+            finished with `WorkerLostError`; Ray never re-runs a task. Needs
+            `pip install "parquet-logger[ray]"`.
+        address: with engine="ray", the cluster to connect to ("auto", "host:port",
+            "ray://host:port"); None: the Ray this process is connected to, else
+            `$RAY_ADDRESS`, else a new local Ray (which stays up until the process exits).
+        ray_log_dir: with engine="ray", each node's log directory; None: each logger's own
+            `log_dir` (the same path on every node). `{node_id}` in it becomes the Ray
+            node's id (several nodes sharing one disk).
 
     Returns:
         One result (or exception) per row in row order, or None when `return_results=False`.
@@ -111,6 +132,9 @@ async def batch_run(
         retry_max_wait_s=retry_max_wait_s,
         processes=processes,
         mp_context=mp_context,
+        engine=engine,
+        address=address,
+        ray_log_dir=ray_log_dir,
     )
     return await run_batch(
         df,
@@ -139,7 +163,11 @@ async def run_batch(
     progress = Progress(total, options.show_progress, progress_desc)
     started = time.monotonic()
     try:
-        if options.processes == 1:
+        if options.engine == "ray":
+            await run_on_ray(
+                df, llm, llm_factory, spec, options, results=results, progress=progress
+            )
+        elif options.processes == 1:
             await run_all(
                 df,
                 llm,

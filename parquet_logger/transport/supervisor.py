@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from parquet_logger.transport.protocol import RunExit
 from parquet_logger.transport.statedir import StateDir, open_private
 from parquet_logger.transport.writer_config import WriterSettings
-from parquet_logger.transport.writer_launch import spawn_writer, writer_alive
+from parquet_logger.transport.writer_launch import in_ray_worker, spawn_writer, writer_alive
 from parquet_logger.warning_limiter import WarningLimiter
 
 log = logging.getLogger("parquet_logger")
@@ -29,6 +29,9 @@ log = logging.getLogger("parquet_logger")
 WATCHDOG_PERIOD_S = 0.25  # a flock probe and a stat: cheap; halves the restart's detection
 LONG_LIFE_S = 10.0  # a writer that ran this long before dying is not failing on start
 MAX_BACKOFF_S = 30.0
+# After starting an orphaned writer (see writer_launch), the launcher's exit says nothing:
+# give the writer this long to take its lock before another one is started.
+ORPHAN_START_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class WriterSupervisor:
         self._spawn_failures = 0
         self._spawned_at = 0.0
         self._next_spawn_at = 0.0
+        self._orphan_grace_until = 0.0
         self._stop = threading.Event()
         self.watchdog: threading.Thread | None = None
         self._warnings = WarningLimiter(log)
@@ -91,6 +95,7 @@ class WriterSupervisor:
             self._spawned = None
             # ALREADY_RUNNING lost a race, LOG_DIR_GONE exited on purpose: neither failed.
             if code not in (RunExit.OK, RunExit.ALREADY_RUNNING, RunExit.LOG_DIR_GONE):
+                self._orphan_grace_until = 0.0  # a failed launcher started no writer
                 restart = decide_restart(self._spawn_failures, time.monotonic() - self._spawned_at)
                 self._spawn_failures = restart.failures
                 self._next_spawn_at = time.monotonic() + restart.delay_s
@@ -102,12 +107,18 @@ class WriterSupervisor:
                     self.state.writer_log,
                     restart.delay_s,
                 )
-        if not self._start_writer or self.alive() or self._spawned is not None:
+        if not self._start_writer or self._spawned is not None:
             return
-        if time.monotonic() < self._next_spawn_at:
+        if self.alive():
+            self._orphan_grace_until = 0.0  # it started: a later death is replaced at once
             return
-        self._spawned = spawn_writer(self.state, self.settings)
+        if time.monotonic() < max(self._next_spawn_at, self._orphan_grace_until):
+            return
+        orphan = in_ray_worker()
+        self._spawned = spawn_writer(self.state, self.settings, orphan=orphan)
         self._spawned_at = time.monotonic()
+        if orphan:
+            self._orphan_grace_until = self._spawned_at + ORPHAN_START_GRACE_S
         # Reap it whenever it ends, even after this supervisor is closed: no zombie, and no
         # ResourceWarning from a Popen collected while its process runs.
         threading.Thread(
