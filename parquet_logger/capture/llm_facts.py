@@ -160,12 +160,9 @@ def _constructor_model(serialized: Mapping[str, Any] | None) -> str | None:
 
 @dataclass
 class EndFacts:
-    """What an LLMResult says: output texts, usage summed over every generation, the model,
-    the response's id and each generation's finish reason as the provider wrote it."""
+    """What an LLMResult says for the typed columns: usage summed over every generation, the
+    model, the response's id and each generation's finish reason as the provider wrote it."""
 
-    text: str | None = None
-    texts: list[str] = field(default_factory=list)
-    finish_reason: str | None = None  # the payload's: finish_reason fields only
     finish_reasons: list[str] = field(default_factory=list)
     model: str | None = None
     response_id: str | None = None
@@ -187,19 +184,12 @@ def _read_llm_result(response: Any) -> EndFacts:
     provider_usage: Any = None  # the first generation's, if no usage_metadata anywhere
     for generations in getattr(response, "generations", None) or []:
         for gen in generations or []:
-            text = getattr(gen, "text", None)
-            if isinstance(text, str):
-                facts.texts.append(text)
             info = getattr(gen, "generation_info", None) or {}
             message = getattr(gen, "message", None)
             response_metadata = getattr(message, "response_metadata", None) or {}
             reason = _reason(response_metadata) or _reason(info)
             if reason is not None:
                 facts.finish_reasons.append(reason)
-            if facts.finish_reason is None:
-                facts.finish_reason = _text(
-                    response_metadata.get("finish_reason") or info.get("finish_reason")
-                )
             if facts.model is None:
                 facts.model = _model(response_metadata)
             if facts.response_id is None:
@@ -210,7 +200,6 @@ def _read_llm_result(response: Any) -> EndFacts:
                 add_usage_metadata(facts.usage, usage)
             elif provider_usage is None and not found_usage:
                 provider_usage = _usage_object(response_metadata) or _usage_object(info)
-    facts.text = facts.texts[0] if facts.texts else None
     llm_output = getattr(response, "llm_output", None)
     if isinstance(llm_output, _MAPPING):
         if facts.model is None:
