@@ -1,11 +1,13 @@
 """The ChatOpenAI scenario: a real `ChatOpenAI` (langchain-openai and the openai SDK) against
-the tests' fake OpenAI server in a process of its own, with no logger, ours and theirs; sync
+the tests' fake OpenAI server in a process of its own, with no logger, a handler that does
+nothing (LangChain's own cost of running any callback handler: the floor of every logger),
+ours and theirs; sync
 `invoke`s and `concurrency` concurrent `ainvoke`s. What a user of a logger feels is its CPU
 per call: of the calling process (all its threads; theirs writes from one) and of every
 process until the rows are durable (our writer too), next to the same calls with no logger.
 
-The three variants stay open side by side and take turns in short blocks of calls, so that
-a busy neighbour on the machine slows all three alike; each round is one repetition.
+The four variants stay open side by side and take turns in short blocks of calls, so that
+a busy neighbour on the machine slows all four alike; each round is one repetition.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from langchain_openai import ChatOpenAI
 from scripts.bench.events import MODEL
 from scripts.bench.probe import CpuWindow, inspect_dir
 from scripts.bench.scenarios import invoke_configs, measured
-from scripts.bench.systems import Lab, Logger, process_cpu_s
+from scripts.bench.systems import Lab, Logger, noop_logger, process_cpu_s
 
-VARIANTS = ("none", "ours", "theirs")
+VARIANTS = ("none", "noop", "ours", "theirs")
 MODES = ("sync", "async")
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT_S = 30.0
@@ -195,14 +197,16 @@ class ChatBench:
 
     def contender(self, lab: Lab, mode: str, variant: str) -> Contender:
         logger = None
-        if variant != "none":
+        if variant == "noop":
+            logger = noop_logger(lab.new_dir(f"chat-{mode}-noop"))
+        elif variant != "none":
             logger = lab.open(variant, lab.new_dir(f"chat-{mode}-{variant}"))
         handler = None if logger is None else logger.handler
         configs = invoke_configs(variant, handler, self.data.calls(mode))
         return Contender(variant, logger, self.caller(mode, configs))
 
     def run_mode(self, lab: Lab, mode: str) -> dict[str, Any]:
-        """Every round of one mode, the three variants side by side: per variant and round
+        """Every round of one mode, the four variants side by side: per variant and round
         the CPU per call of the calling process, and for ours its writer's added to it."""
         data, block = self.data, self.data.block(mode)
         contenders = {v: self.contender(lab, mode, v) for v in VARIANTS}

@@ -213,6 +213,10 @@ class NoOpHandler(BaseCallbackHandler):
     """A handler that does nothing: the baseline cost of LangChain's dispatch (and of our
     own playing loop)."""
 
+    # The cheapest a handler can be: no hop to an executor thread in async runs (ours is
+    # inline too; a handler without it costs LangChain a thread hop per callback).
+    run_inline = True
+
     def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
         return None
 

@@ -189,7 +189,23 @@ def chat_openai_figures(chat: dict[str, Any]) -> list[Figure]:
                 CHAT_TARGET,
             ),
         ]
+        if "noop" in by_variant:  # results of runs before the floor was measured lack it
+            floor = _added_pct(by_variant, "noop", "own_cpu_us")
+            figures += [
+                # The same for any handler: LangChain builds run managers and dispatches.
+                Figure("  added CPU, a handler that does nothing (floor)", "%", floor, floor),
+                Figure(
+                    "  added CPU above that floor, all processes",
+                    "%",
+                    _above(_added_pct(by_variant, "ours", "cpu_us"), floor),
+                    _above(_added_pct(by_variant, "theirs", "cpu_us"), floor),
+                ),
+            ]
     return figures
+
+
+def _above(added: float | None, floor: float | None) -> float | None:
+    return None if added is None or floor is None else added - floor
 
 
 def fleet_figures(fleet: dict[str, Any], sizes: Sequence[int]) -> list[Figure]:

@@ -16,7 +16,7 @@ class Plan:
     hot_warmup_runs: int
     langchain_invokes: int
     langchain_warmup: int
-    chat_rounds: int  # each: a block of calls per variant (no logger, ours, theirs)
+    chat_rounds: int  # each: a block of calls per variant (no logger, no-op handler, ours, theirs)
     chat_block: int  # sync invokes per block
     chat_async_block: int  # ainvokes per block, `chat_concurrency` at a time
     chat_concurrency: int
