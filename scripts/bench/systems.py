@@ -48,7 +48,11 @@ class Logger:
             self.handler.__exit__(None, None, None)  # its documented close: a flush
             return
         self.handler.close(FLUSH_TIMEOUT_S)
-        if self.writer is not None and not wait_exit(self.writer, WRITER_EXIT_TIMEOUT_S):
+        if self.writer is None:
+            # A fleet worker: other producers may still be logging into the ring, which is
+            # the writer's to remove once they are gone (the holder checks that it did).
+            return
+        if not wait_exit(self.writer, WRITER_EXIT_TIMEOUT_S):
             self.problems.append(f"writer {self.writer.pid} did not exit")
         ring = ring_path(self.log_dir)
         if ring is not None and ring.exists():
