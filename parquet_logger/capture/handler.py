@@ -1,7 +1,12 @@
 """`ParquetLogger`: the LangChain callback handler, a façade. Each callback becomes one
 `CallbackEvent`, which `_record` (the one guard) turns into a row's content (`content`), a ring
 record (`record`) and puts on the directory's shared-memory ring; the writer process does all
-file and network I/O."""
+file and network I/O.
+
+Invariant (the hot path): once attached, a callback builds its record, encodes it, takes the
+ring lock, copies the bytes and releases it: no file or network I/O, no thread start, no wait
+beyond `queue_full_timeout_s` (then the event is dropped and counted), and nothing raised
+into LangChain."""
 
 from __future__ import annotations
 
