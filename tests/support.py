@@ -96,6 +96,13 @@ def shm_rings() -> set[str]:
     return {p.name for p in SHM_ROOT.glob(prefix + "*") if not p.name.endswith(".tmp")}
 
 
+def drain_argv(log_dir: Path) -> list[str]:
+    """The command that writes a directory's pending events and exits (the drain command a
+    producer prints), run with this interpreter."""
+    run = [sys.executable, "-m", "parquet_logger_daemon", "run", "--dir", str(log_dir)]
+    return [*run, "--exit-when-idle"]
+
+
 def run_python(
     code: str, timeout: float = 60.0, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
