@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 
 from parquet_logger.capture.events import EventType, parse_event_types
+from parquet_logger.columns import PARTITION_KEYS
 from parquet_logger.encode.redaction import RedactHook, Redactor
 from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport.writer_config import MIB, WRITER_DEFAULTS, WriterSettings
 from parquet_logger.validation import require_bool, require_choice, require_int, require_seconds
 
-PARTITION_KEYS = ("date", "event_type")
 QUEUE_FULL_POLICIES = ("block", "drop")
 DEFAULT_LOG_DIR = "./llm_logs"
 
