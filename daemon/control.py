@@ -14,6 +14,7 @@ from typing import Any
 
 from parquet_logger.errors import RingError
 from parquet_logger.transport.flush_barrier import FlushBarrier
+from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.protocol import ControlExit, WriterStatus
 from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.statedir import StateDir
@@ -30,6 +31,21 @@ def writer_running(state: StateDir) -> bool:
         return writer_alive(fd)
     finally:
         os.close(fd)
+
+
+def writer_pid(state: StateDir) -> int | None:
+    """The pid of the process holding the writer lock, from /proc/locks (None: no writer, or
+    no /proc). A writer that has not written its status file yet holds it already."""
+    try:
+        fd = os.open(state.writer_lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        holders = flock_holders(fd, exclusive=True)
+    finally:
+        os.close(fd)
+    # Never 0 or less: os.kill(0, ...) would signal the caller's whole process group.
+    return holders[0] if holders and holders[0] > 0 else None
 
 
 def producer_pids(path: Path) -> list[int]:

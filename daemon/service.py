@@ -93,8 +93,11 @@ class WriterService:
             os.close(lock_fd)  # releases the writer lock
 
     def _run_locked(self) -> int:
+        # writer.json first: a logger that attaches while the ring is being made (reserving
+        # its pages takes a while) must find this writer's S3 target to compare with its own.
+        settings_errno = self._write_settings()
         self.ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
-        self._write_settings()
+        self.ring.writer_errno = settings_errno
         self._lock = RingLock(self.state.ring_lock)  # taken only to repair a broken head
         self._serve(self.ring)
         if compaction.recover_if_idle(self.state):
@@ -187,7 +190,7 @@ class WriterService:
         """Retry writer.json, follow a removed ring, and (auto-started) see whether no
         producer is left; True: the ring is drained and removed, exit."""
         if not self._settings_written:
-            self._write_settings()
+            self.ring.writer_errno = self._write_settings()
         self._follow_ring(now)
         return (
             self.config.exit_when_idle
@@ -287,10 +290,11 @@ class WriterService:
         finally:
             os.close(fd)
 
-    def _write_settings(self) -> None:
+    def _write_settings(self) -> int:
         """writer.json, tolerant like every write of the writer: a full or read-only disk at
-        start is logged, counted and published in the ring (the log may be on that disk),
-        and the write retried at the next housekeeping, never a dead writer."""
+        start is logged and counted, and the write retried at the next housekeeping, never a
+        dead writer. Returns the errno for the ring's `writer_errno` word (0: written), which
+        the caller publishes (the log may be on that disk)."""
         try:
             write_settings(self.state, self.config.s3)
         except OSError as exc:
@@ -298,10 +302,9 @@ class WriterService:
                 log.error("writer.json not written (retrying): %s", exc)
             self.counters.write_errors += 1
             self.counters.last_error = error
-            self.ring.writer_errno = exc.errno or 0
-            return
+            return exc.errno or 0
         self._settings_written = True
-        self.ring.writer_errno = 0
+        return 0
 
     def _write_status(self, running: bool) -> None:
         uploader = self._uploads.uploader if self._uploads is not None else None

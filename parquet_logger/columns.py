@@ -73,3 +73,6 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 # The columns of schema version 1: the prefix of today's that files of version 1 hold.
 SCHEMA_1_COLUMN_NAMES: tuple[str, ...] = COLUMN_NAMES[: COLUMN_NAMES.index("schema_version") + 1]
+# The hive keys a layout may partition on (`partition_on`), in their order in a path; a key is
+# a folder name, never also a column of the file.
+PARTITION_KEYS: tuple[str, ...] = ("date", "event_type")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parquet_logger.capture.handler import ParquetLogger
+from parquet_logger.transport import forking
 
 log = logging.getLogger("parquet_logger")
 
@@ -36,6 +37,16 @@ NODE_ID_FIELD = "{node_id}"
 # once. Read and written by the task's thread and by Ray's unpickling of a task's arguments.
 _loggers: dict[tuple[str, bytes], ParquetLogger] = {}
 _loggers_lock = threading.Lock()
+
+
+def _renew_lock_in_child() -> None:
+    # Another thread of the parent may have held the lock at fork; the loggers stay (their
+    # attachments renew their own locks).
+    global _loggers_lock
+    _loggers_lock = threading.Lock()
+
+
+forking.register(_renew_lock_in_child)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from parquet_logger.validation import (
@@ -69,3 +69,9 @@ class S3Config:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def s3_default(name: str) -> Any:
+    """The default of S3Config field `name` (S3Config has a required bucket, so no instance),
+    for the signatures that take S3 settings one by one."""
+    return next(f.default for f in fields(S3Config) if f.name == name)

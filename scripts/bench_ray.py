@@ -32,9 +32,9 @@ import pyarrow.dataset as ds
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
+from parquet_logger_daemon import control
 
 from parquet_logger import ParquetLogger, batch_run, with_tags
-from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 
 WORKERS = 2  # processes=2, or Ray tasks on a 2-CPU Ray: the same rows in flight
@@ -86,14 +86,9 @@ def writer_pids(root: Path) -> dict[str, int]:
     found = {}
     for state_folder in root.rglob(STATE_FOLDER):
         state = StateDir.for_log_dir(state_folder.parent)
-        with contextlib.suppress(FileNotFoundError):
-            fd = os.open(state.writer_lock, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                holders = flock_holders(fd, exclusive=True)
-            finally:
-                os.close(fd)
-            if holders and holders[0] > 0:
-                found[str(state.log_dir)] = holders[0]
+        pid = control.writer_pid(state)
+        if pid is not None:
+            found[str(state.log_dir)] = pid
     return found
 
 

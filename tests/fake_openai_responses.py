@@ -10,7 +10,6 @@ status repeats. `POST /v1/responses` creates a background response that is `queu
 from __future__ import annotations
 
 import itertools
-import json
 import socket
 import sys
 import threading
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.loopback_server import LoopbackServer
+from tests.loopback_server import LoopbackServer, send_json
 
 STATUSES = frozenset({"queued", "in_progress", "completed", "failed", "incomplete", "cancelled"})
 
@@ -227,15 +226,8 @@ def _handler_for(server: FakeResponsesServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
 
         def _reply(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-            data = json.dumps(body).encode()
             try:
-                self.send_response(code)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, code, body, headers)
             except OSError:  # the client gave up (timeout) and closed the connection
                 self.close_connection = True
 

@@ -3,6 +3,7 @@ port), served from a thread, always stopped by the fixture that started it."""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import threading
@@ -58,3 +59,20 @@ class LoopbackServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer the request `handler` serves with `body` as JSON (and any extra headers)."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)

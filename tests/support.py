@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -16,9 +15,8 @@ import pandas as pd
 import pyarrow.dataset as ds
 from parquet_logger_daemon import control
 
-from parquet_logger.transport.lock_holder import flock_holders
 from parquet_logger.transport.protocol import WriterStatus
-from parquet_logger.transport.statedir import SHM_ROOT, StateDir
+from parquet_logger.transport.statedir import SHM_ROOT, STATE_FOLDER, StateDir
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "condition") -> None:
@@ -47,14 +45,9 @@ def writer_pid(log_dir: Path) -> int | None:
     """The live writer's pid: the holder of the writer lock (a writer that has not written
     its status file yet has it already), else from its status file (None if not known)."""
     state = StateDir.for_log_dir(log_dir)
-    with contextlib.suppress(FileNotFoundError):
-        fd = os.open(state.writer_lock, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            holders = flock_holders(fd, exclusive=True)
-        finally:
-            os.close(fd)
-        if holders and holders[0] > 0:  # never 0: os.kill(0, ...) signals the process group
-            return holders[0]
+    pid = control.writer_pid(state)
+    if pid is not None:
+        return pid
     status = WriterStatus.read(state.status)
     if status is None or not isinstance(status.pid, int) or status.pid <= 0:
         return None  # never 0: os.kill(0, ...) signals the whole process group
@@ -84,10 +77,30 @@ def stop_writer(log_dir: Path, timeout: float = 15.0) -> None:
         raise
 
 
+def stop_writers_under(root: Path) -> list[Path]:
+    """`stop_writer` for every log directory under `root`; the directories whose ring was
+    left behind (removed now), for the caller to fail on."""
+    leaked = []
+    for state_folder in root.rglob(STATE_FOLDER):
+        stop_writer(state_folder.parent)
+        ring = StateDir.for_log_dir(state_folder.parent).shm_ring
+        if ring.exists():
+            leaked.append(state_folder.parent)
+            ring.unlink()
+    return leaked
+
+
 def shm_rings() -> set[str]:
     """This user's parquet-logger rings in /dev/shm."""
     prefix = f"parquet-logger-{os.getuid()}-"
     return {p.name for p in SHM_ROOT.glob(prefix + "*") if not p.name.endswith(".tmp")}
+
+
+def drain_argv(log_dir: Path) -> list[str]:
+    """The command that writes a directory's pending events and exits (the drain command a
+    producer prints), run with this interpreter."""
+    run = [sys.executable, "-m", "parquet_logger_daemon", "run", "--dir", str(log_dir)]
+    return [*run, "--exit-when-idle"]
 
 
 def run_python(

@@ -29,9 +29,8 @@ from parquet_logger import (
     retrieve_background_responses,
     with_tags,
 )
-from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests.fake_openai_responses import FakeResponsesServer
-from tests.support import read_rows, stop_writer
+from tests.support import read_rows, stop_writers_under
 
 QUIET = ProcessingConfig(show_progress=False)
 POLL = RetrievalConfig(poll_interval=0.02, show_progress=False)
@@ -55,13 +54,7 @@ async def client(server: FakeResponsesServer) -> AsyncIterator[openai.AsyncOpenA
 def out(tmp_path: Path) -> Iterator[Path]:
     """The jobs' output_dir; every writer started under it must exit and remove its ring."""
     yield tmp_path / "out"
-    leaked = []
-    for state_folder in tmp_path.rglob(STATE_FOLDER):
-        stop_writer(state_folder.parent)
-        ring = StateDir.for_log_dir(state_folder.parent).shm_ring
-        if ring.exists():
-            leaked.append(state_folder.parent)
-            ring.unlink()
+    leaked = stop_writers_under(tmp_path)
     assert not leaked, f"rings left in /dev/shm by {leaked}"
 
 

@@ -5,13 +5,21 @@ package's config objects mapped onto them."""
 from __future__ import annotations
 
 import importlib
+from dataclasses import MISSING, fields
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from parquet_logger import batch_process, batch_run, retrieve_background_responses
-from parquet_logger.batch.compat_config import ColumnConfig, JobConfig, ProcessingConfig
+from parquet_logger import S3Config, batch_process, batch_run, retrieve_background_responses
+from parquet_logger.batch.compat_config import (
+    CONFIG_FIELDS,
+    ColumnConfig,
+    JobConfig,
+    LLMConfig,
+    ProcessingConfig,
+    StorageConfig,
+)
 from parquet_logger.batch.job_options import (
     JOB_BATCH_DEFAULTS,
     JOB_DEFAULTS,
@@ -109,6 +117,30 @@ def test_job_category_must_be_a_non_empty_string(category: Any, error: type) -> 
     """JobOptions: job_category is checked like every other option."""
     with pytest.raises(error, match="job_category"):
         JobOptions(job_category=category)
+
+
+def test_defaults_agree_with_the_config_objects_and_s3config() -> None:
+    """Each field of our config objects defaults to the default of the keyword it stands for,
+    and batch_process's S3 keywords default to S3Config's fields."""
+    objects = {
+        "job_config": JobConfig,
+        "storage_config": StorageConfig,
+        "processing_config": ProcessingConfig,
+        "column_config": ColumnConfig,
+        "llm_config": LLMConfig,
+    }
+    for param, mapping in CONFIG_FIELDS.items():
+        defaults = {f.name: f.default for f in fields(objects[param])}
+        for field, keyword in mapping.items():
+            if defaults[field] is MISSING:  # LLMConfig.llm_class
+                continue
+            ours = getattr(JOB_BATCH_DEFAULTS, keyword, None)
+            if keyword not in {f.name for f in fields(BatchOptions)}:
+                ours = getattr(JOB_DEFAULTS, keyword)
+            assert defaults[field] == ours, (param, field)
+    assert JOB_DEFAULTS.s3_prefix == S3Config("b").prefix
+    assert JOB_DEFAULTS.s3_on_failure == S3Config("b").on_failure
+    assert JOB_DEFAULTS.s3_retry_attempts == S3Config("b").retry_attempts
 
 
 def test_batch_process_defaults_differ_from_batch_run_only_in_concurrency() -> None:

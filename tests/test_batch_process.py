@@ -32,9 +32,8 @@ from parquet_logger.batch.job import batch_process
 from parquet_logger.batch.job_model import DEFAULT_OPENAI_MODEL
 from parquet_logger.batch.job_paths import safe_segment
 from parquet_logger.batch.run import batch_run
-from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests import fake_openai
-from tests.support import read_rows, stop_writer
+from tests.support import read_rows, stop_writers_under
 
 seed: Any = importlib.import_module("langchain_callback_parquet_logger")
 FAST: dict[str, Any] = {"flush_interval_s": 0.2, "show_progress": False}
@@ -66,13 +65,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     must exit and remove its ring."""
     monkeypatch.chdir(tmp_path)
     yield tmp_path
-    leaked = []
-    for state_folder in tmp_path.rglob(STATE_FOLDER):
-        stop_writer(state_folder.parent)
-        ring = StateDir.for_log_dir(state_folder.parent).shm_ring
-        if ring.exists():
-            leaked.append(state_folder.parent)
-            ring.unlink()
+    leaked = stop_writers_under(tmp_path)
     assert not leaked, f"rings left in /dev/shm by {leaked}"
 
 

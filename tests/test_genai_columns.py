@@ -77,9 +77,7 @@ def test_each_provider_shape_fills_the_columns(make_logger, log_dir, shape):
     assert value(start["response_model"]) is None  # known at the end only
     assert end["trace_id"] == start["trace_id"] == start["run_id"].replace("-", "")
     assert end["root_run_id"] == start["run_id"]
-    assert end["start_time"] == start["timestamp"] or (
-        abs((end["start_time"] - start["timestamp"]).total_seconds()) < 0.05
-    )
+    assert end["start_time"] == start["timestamp"]  # one clock read: the run's start
     assert pd.isna(start["start_time"])
     assert value(end["time_to_first_token_ms"]) is None  # not streamed
 
@@ -146,8 +144,9 @@ def test_chat_openai_against_the_fake_server(make_logger, log_dir, fake, monkeyp
 
 
 def test_a_stream_has_its_time_to_first_token(make_logger, log_dir):
-    """A streamed run: the first token's time since the start, the usage of the last chunk;
-    with token events not recorded (the default) as with them recorded."""
+    """A streamed run: the first token's time since the start (the first token row's time),
+    the usage of the last chunk; with token events not recorded (the default) as with them
+    recorded."""
     for event_types in (None, ["chat_model_start", "llm_new_token", "llm_end"]):
         logger = make_logger(event_types=event_types)
         model = RecordedChatModel.of(SHAPES["openai_chat_completions_usage_metadata"])
@@ -167,6 +166,11 @@ def test_a_stream_has_its_time_to_first_token(make_logger, log_dir):
     assert len(tokens) >= 5  # a token event per chunk (LangChain may add a closing one)
     assert tokens["time_to_first_token_ms"].isna().all()
     assert (tokens["operation"] == "chat").all()
+    # The first token's row is stamped at the instant time_to_first_token_ms measures.
+    streamed = ends[ends["run_id"].isin(tokens["run_id"])].iloc[0]
+    first = tokens.loc[tokens["run_id"] == streamed["run_id"], "timestamp"].min()
+    since_start_ms = (first - streamed["start_time"]).total_seconds() * 1000
+    assert abs(since_start_ms - streamed["time_to_first_token_ms"]) < 0.001  # both in whole us
 
 
 def test_a_tool_run(make_logger, log_dir):
@@ -273,7 +277,7 @@ def test_errors_have_start_time_and_trace(make_logger, log_dir, streamed):
     assert error["provider"] == "anthropic"
     assert error["request_model"] == "claude-sonnet-4-5"
     assert error["max_tokens"] == 1024
-    assert abs((error["start_time"] - start["timestamp"]).total_seconds()) < 0.05
+    assert error["start_time"] == start["timestamp"]
     assert error["trace_id"] == start["trace_id"] == one(rows, "chain_error")["trace_id"]
     if streamed:
         assert 0 < error["time_to_first_token_ms"] <= error["latency_ms"]

@@ -401,7 +401,8 @@ def test_log_event_writes_an_own_event_type(shared):
 
 
 def test_payload_timestamp_is_the_column_timestamp(make_logger, log_dir):
-    """One clock read per event: the payload's timestamp equals the column, in every row."""
+    """One clock read per event: the payload's timestamp equals the column, in every row; a
+    start row's timestamp is its run's start_time in the end row."""
     logger = make_logger(event_types=list(EventType))
     chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | FakeListChatModel(
         responses=["a", "b"]
@@ -413,6 +414,10 @@ def test_payload_timestamp_is_the_column_timestamp(make_logger, log_dir):
     assert len(df) == 40 * 6  # sequence, prompt and model: a start and an end each
     written = [pd.Timestamp(orjson.loads(p)["timestamp"]) for p in df["payload"]]
     assert [pd.Timestamp(t) for t in df["timestamp"]] == written
+    starts = df[df["event_type"].str.endswith("_start")].set_index("run_id")["timestamp"]
+    ends = df[df["event_type"].str.endswith("_end")].set_index("run_id")["start_time"]
+    assert len(starts) == len(ends) == 40 * 3
+    assert ends.sort_index().equals(starts.sort_index().rename("start_time"))
 
 
 def test_a_failing_fact_reader_is_counted_not_raised(make_logger, log_dir, monkeypatch, caplog):

@@ -38,7 +38,7 @@ def via_model_dump(obj: object) -> Any:
     return orjson.loads(orjson.dumps(obj, default=default))
 
 
-def via_jsonsafe(obj: object) -> Any:
+def via_safe_json(obj: object) -> Any:
     data, cut = safe_json(obj, 1 << 20)
     assert cut is None
     return orjson.loads(data)
@@ -73,7 +73,7 @@ LANGCHAIN_OBJECTS = {
 
 @pytest.mark.parametrize("obj", LANGCHAIN_OBJECTS.values(), ids=LANGCHAIN_OBJECTS.keys())
 def test_langchain_objects_are_written_as_model_dump_writes_them(obj: BaseModel) -> None:
-    assert via_jsonsafe(obj) == via_model_dump(obj)
+    assert via_safe_json(obj) == via_model_dump(obj)
     # and they take the fast path: the dump is the instance's own field dict, not a copy
     assert dump_model(obj) is obj.__dict__
 
@@ -153,4 +153,4 @@ CUSTOM_MODELS = {
 @pytest.mark.parametrize("case", CUSTOM_MODELS.values(), ids=CUSTOM_MODELS.keys())
 def test_models_that_serialize_their_own_way_keep_it(case: tuple[BaseModel, Any]) -> None:
     model, expected = case
-    assert via_jsonsafe(model) == expected
+    assert via_safe_json(model) == expected

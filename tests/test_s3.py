@@ -298,7 +298,9 @@ def test_logger_with_another_target_than_the_live_writer_is_refused(
         "--s3-bucket", s3_bucket, "--s3-prefix", PREFIX, "--s3-endpoint-url", theirs.endpoint_url
     )
     wait_for(lambda: writer_running(log_dir), 15, "the writer to start")
-    wait_for(lambda: writer_pid(log_dir) is not None, 15, "the writer's status")
+    # What the check reads: written just after the writer lock is taken, not with it.
+    settings_file = StateDir.for_log_dir(log_dir).writer_settings
+    wait_for(settings_file.exists, 15, "the writer's writer.json")
     ours = s3_config(s3_server.endpoint_url, "other-llm-logs")
     with pytest.raises(ValueError, match="differs from") as raised:
         make_logger(s3_config=ours)

@@ -15,8 +15,9 @@ from parquet_logger_daemon.writer_flags import NOT_FLAGS, settings_from_args
 
 from parquet_logger import ParquetLogger, S3Config
 from parquet_logger.capture.settings import LoggerSettings
+from parquet_logger.s3config import s3_default
 from parquet_logger.transport.statedir import StateDir
-from parquet_logger.transport.writer_config import WRITER_DEFAULTS, WriterSettings, s3_default
+from parquet_logger.transport.writer_config import WRITER_DEFAULTS, WriterSettings
 from parquet_logger.transport.writer_launch import writer_argv
 from tests.scenarios.producers import log_llm_start
 from tests.support import read_rows, wait_for
@@ -141,12 +142,17 @@ def test_bad_flag_value_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_logger_defaults_come_from_writer_settings() -> None:
-    """ParquetLogger's and LoggerSettings' writer defaults are WriterSettings' own."""
+    """ParquetLogger's and LoggerSettings' writer defaults are WriterSettings' own, and every
+    other parameter of ParquetLogger that is a LoggerSettings field has its default."""
     signature = inspect.signature(ParquetLogger.__init__).parameters
-    logger_settings = {f.name: f.default for f in fields(LoggerSettings)}
+    logger_settings = {f.name: f.default for f in fields(LoggerSettings) if f.init}
     for name in ("flush_interval_s", "max_file_bytes", "ring_size_bytes", "buffer_size"):
         assert signature[name].default == getattr(WRITER_DEFAULTS, name)
         assert logger_settings[name] == getattr(WRITER_DEFAULTS, name)
+    shared = set(signature) & set(logger_settings)
+    assert len(shared) == len(logger_settings) - 1  # all but `s3` (given as s3_* or s3_config)
+    for name in shared:
+        assert signature[name].default == logger_settings[name], name
     for name in ("prefix", "on_failure", "retry_attempts"):
         assert signature[f"s3_{name}"].default == s3_default(name)
     assert LoggerSettings(buffer_size=3, flush_interval_s=2.0).writer == WriterSettings(

@@ -17,6 +17,7 @@ from parquet_logger.batch.compat_config import CONFIG_FIELDS
 from parquet_logger.batch.job_paths import DEFAULT_PATH_TEMPLATE, DEFAULT_S3_PREFIX
 from parquet_logger.batch.options import BatchOptions
 from parquet_logger.capture.events import EventType
+from parquet_logger.s3config import s3_default
 from parquet_logger.validation import require_str
 
 __all__ = ["JOB_BATCH_DEFAULTS", "JOB_DEFAULTS", "JobOptions", "apply_config_objects"]
@@ -41,8 +42,8 @@ class JobOptions:
     s3_bucket: str | None = None
     s3_prefix: str = DEFAULT_S3_PREFIX
     s3_prefix_template: str | None = None
-    s3_on_failure: str = "error"
-    s3_retry_attempts: int = 3
+    s3_on_failure: str = s3_default("on_failure")
+    s3_retry_attempts: int = s3_default("retry_attempts")
     s3_config: Any = None  # our S3Config, or the seed package's (read by field name)
     buffer_size: int | None = 1000
     partition_on: Any = "date"

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from parquet_logger.s3config import s3_default
+
 DEFAULT_PATH_TEMPLATE = "{job_category}/{job_subcategory}/v{job_version_safe}"
-DEFAULT_S3_PREFIX = "langchain-logs/"
+DEFAULT_S3_PREFIX = s3_default("prefix")  # the base the path template is appended to
 TEMPLATE_VARIABLES = (
     "job_category",
     "job_subcategory",

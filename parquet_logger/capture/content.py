@@ -129,7 +129,7 @@ class ContentBuilder:
         if "invocation_params" in raw_kwargs:
             raw_kwargs["invocation_params"] = shared_params
         raw = {"serialized": serialized, **inputs, **_ids(event, run), **raw_kwargs}
-        return Content(data, raw, run)
+        return Content(data, raw, run, at_ns=run.start_ns)
 
     def _chat_start_not_recorded(self) -> None:
         self._warn_chat_start = False  # two threads at once may both warn: harmless
@@ -163,7 +163,7 @@ class ContentBuilder:
             if description is not None:
                 data["description"] = description
         raw = {"serialized": serialized, **inputs, **_ids(event, run), **kwargs}
-        return Content(data, raw, run)
+        return Content(data, raw, run, at_ns=run.start_ns)
 
     def _remember(
         self,
@@ -234,11 +234,13 @@ class ContentBuilder:
 
     # ------------------------------------------------------------------ within a run
     def _token(self, event: CallbackEvent) -> Content | None:
-        run = self.runs.first_token(event.run_id)  # time to first token, recorded or not
+        run, first_ns = self.runs.token(event.run_id)  # time to first token, recorded or not
         if event.event_type not in self._enabled:
             return None
         raw = {**event.inputs, **_ids(event), **event.kwargs}
-        return Content({"token": event.inputs["token"]}, raw, run)
+        # The first token's row is stamped with the time its run's time_to_first_token_ms
+        # measures; the others read the clock.
+        return Content({"token": event.inputs["token"]}, raw, run, at_ns=first_ns)
 
     def _point(self, event: CallbackEvent) -> Content | None:
         """Agent actions and finishes, retries, text and custom events."""

@@ -40,3 +40,7 @@ class Content:
     model: str | None = None
     error_type: str | None = None
     response: EndFacts | None = None  # an LLM end's facts (finish reasons, response id)
+    # The event's time when it was read already: a start's is its run's start (the end row's
+    # `start_time`), a run's first token's is what `time_to_first_token_ms` measures. 0: read
+    # the clock.
+    at_ns: int = 0

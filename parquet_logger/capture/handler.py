@@ -1,7 +1,12 @@
 """`ParquetLogger`: the LangChain callback handler, a façade. Each callback becomes one
 `CallbackEvent`, which `_record` (the one guard) turns into a row's content (`content`), a ring
 record (`record`) and puts on the directory's shared-memory ring; the writer process does all
-file and network I/O."""
+file and network I/O.
+
+Invariant (the hot path): once attached, a callback builds its record, encodes it, takes the
+ring lock, copies the bytes and releases it: no file or network I/O, no thread start, no wait
+beyond `queue_full_timeout_s` (then the event is dropped and counted), and nothing raised
+into LangChain."""
 
 from __future__ import annotations
 
@@ -20,15 +25,20 @@ from parquet_logger.capture.content import ContentBuilder
 from parquet_logger.capture.event import CallbackEvent
 from parquet_logger.capture.events import EventType, ignore_flags
 from parquet_logger.capture.record import RecordBuilder
-from parquet_logger.capture.settings import LoggerSettings, s3_settings
+from parquet_logger.capture.settings import (
+    DEFAULT_LOG_DIR,
+    LoggerSettings,
+    logger_default,
+    s3_settings,
+)
 from parquet_logger.capture.tagging import CUSTOM_ID_PREFIX
 from parquet_logger.encode.redaction import RedactHook
-from parquet_logger.s3config import S3Config
+from parquet_logger.s3config import S3Config, s3_default
 from parquet_logger.transport import attachment as attachment_registry
 from parquet_logger.transport import forking
 from parquet_logger.transport.ring import RingStats
 from parquet_logger.transport.statedir import StateDir
-from parquet_logger.transport.writer_config import WRITER_DEFAULTS, s3_default
+from parquet_logger.transport.writer_config import WRITER_DEFAULTS
 from parquet_logger.warning_limiter import WarningLimiter
 
 log = logging.getLogger("parquet_logger")
@@ -85,10 +95,10 @@ class ParquetLogger(LangChainCallbacks):
 
     def __init__(
         self,
-        log_dir: str | os.PathLike[str] = "./llm_logs",
+        log_dir: str | os.PathLike[str] = DEFAULT_LOG_DIR,
         buffer_size: int | None = WRITER_DEFAULTS.buffer_size,
         logger_metadata: Mapping[str, Any] | None = None,
-        partition_on: str | Sequence[str] | None = "date",
+        partition_on: str | Sequence[str] | None = logger_default("partition_on"),
         event_types: Iterable[str | EventType] | None = None,
         s3_bucket: str | S3Config | None = None,
         s3_prefix: str = s3_default("prefix"),
@@ -99,12 +109,12 @@ class ParquetLogger(LangChainCallbacks):
         flush_interval_s: float = WRITER_DEFAULTS.flush_interval_s,
         max_file_bytes: int = WRITER_DEFAULTS.max_file_bytes,
         ring_size_bytes: int = WRITER_DEFAULTS.ring_size_bytes,
-        on_queue_full: str = "block",
-        queue_full_timeout_s: float = 5.0,
-        max_event_bytes: int = 4 * 1024 * 1024,
-        max_tracked_runs: int = 100_000,
-        atexit_timeout_s: float = 30.0,
-        start_writer: bool = True,
+        on_queue_full: str = logger_default("on_queue_full"),
+        queue_full_timeout_s: float = logger_default("queue_full_timeout_s"),
+        max_event_bytes: int = logger_default("max_event_bytes"),
+        max_tracked_runs: int = logger_default("max_tracked_runs"),
+        atexit_timeout_s: float = logger_default("atexit_timeout_s"),
+        start_writer: bool = logger_default("start_writer"),
         redact_keys: Iterable[str] = (),
         redact_patterns: Iterable[str | re.Pattern[str]] = (),
         redact: RedactHook | None = None,

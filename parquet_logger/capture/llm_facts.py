@@ -171,7 +171,7 @@ class EndFacts:
 
 def llm_end_facts(response: Any) -> EndFacts:
     """Read an LLMResult; an object that breaks on inspection yields empty facts (the event
-    is still logged, with the object in `raw` through jsonsafe's fallbacks)."""
+    is still logged, with the object in `raw` through `safe_json`'s fallbacks)."""
     try:
         return _read_llm_result(response)
     except Exception:

@@ -56,9 +56,10 @@ class RecordBuilder:
         """The ring body of one event: its typed columns and its payload.
 
         One clock read stamps the event: the `timestamp` column, the payload's `timestamp`,
-        the partition date and the latency all come from it.
+        the partition date and the latency all come from it. A start event's is its run's
+        start, so its row's `timestamp` is the end row's `start_time`.
         """
-        now_ns = time.time_ns()
+        now_ns = content.at_ns or time.time_ns()
         ts_us = now_ns // 1000
         kind = str(event.event_type)  # EventType is a StrEnum: its str is the value
         run, run_id, parent_run_id = content.run, event.run_id, event.parent_run_id

@@ -99,13 +99,14 @@ class RunTable:
             with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 del runs[next(iter(runs))]
 
-    def first_token(self, run_id: UUID | None) -> RunStart | None:
-        """A streamed run's token arrived: the run, its first token's time stamped once (one
-        clock read per run, not per token)."""
+    def token(self, run_id: UUID | None) -> tuple[RunStart | None, int]:
+        """A streamed run's token arrived: the run, and the time stamped if this is its first
+        token (0 for the others: one clock read per run, not per token)."""
         run = self._runs.get(run_id)
-        if run is not None and not run.first_token_ns:
-            run.first_token_ns = time.time_ns()
-        return run
+        if run is None or run.first_token_ns:
+            return run, 0
+        run.first_token_ns = now_ns = time.time_ns()
+        return run, now_ns
 
     def pop(self, run_id: UUID | None) -> RunStart | None:
         return self._runs.pop(run_id, None)

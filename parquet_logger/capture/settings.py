@@ -6,20 +6,21 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
 
 from parquet_logger.capture.events import EventType, parse_event_types
+from parquet_logger.columns import PARTITION_KEYS
 from parquet_logger.encode.redaction import RedactHook, Redactor
 from parquet_logger.encode.safe_json import safe_json
 from parquet_logger.s3config import S3Config
 from parquet_logger.transport.writer_config import MIB, WRITER_DEFAULTS, WriterSettings
 from parquet_logger.validation import require_bool, require_choice, require_int, require_seconds
 
-PARTITION_KEYS = ("date", "event_type")
 QUEUE_FULL_POLICIES = ("block", "drop")
+DEFAULT_LOG_DIR = "./llm_logs"
 
 
 def parse_partition_on(value: object) -> tuple[str, ...]:
@@ -53,7 +54,7 @@ class LoggerSettings:
     ring_size_bytes, s3) take their defaults and their checks from WriterSettings.
     """
 
-    log_dir: str = "./llm_logs"
+    log_dir: str = DEFAULT_LOG_DIR
     buffer_size: int | None = WRITER_DEFAULTS.buffer_size
     logger_metadata: Mapping[str, Any] | None = None
     partition_on: Any = "date"
@@ -124,6 +125,12 @@ class LoggerSettings:
     def queue_wait_s(self) -> float:
         """How long a put waits for room in a full ring before it counts a drop."""
         return self.queue_full_timeout_s if self.on_queue_full == "block" else 0.0
+
+
+def logger_default(name: str) -> Any:
+    """The default of LoggerSettings field `name`: ParquetLogger's signature reads its
+    defaults here, so that the two cannot disagree."""
+    return next(f.default for f in fields(LoggerSettings) if f.name == name)
 
 
 def _require_boto3() -> None:

@@ -1,5 +1,5 @@
 """Fit valid JSON into a byte limit: cut its longest strings with a marker, else keep a
-prefix of its text (see jsonsafe's table: "result longer than max_bytes")."""
+prefix of its text (the last step of `safe_json`, for a result longer than `max_bytes`)."""
 
 from __future__ import annotations
 

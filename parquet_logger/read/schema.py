@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 from parquet_logger_daemon.schema import SCHEMA
 
-_HIVE_KEYS = ("date", "event_type")
+from parquet_logger.columns import PARTITION_KEYS
 
 
 def dataset_schema(partition_keys: Sequence[str] = ("date",)) -> pa.Schema:
@@ -25,10 +25,10 @@ def dataset_schema(partition_keys: Sequence[str] = ("date",)) -> pa.Schema:
         ValueError: a key that is not "date" or "event_type".
     """
     keys = (partition_keys,) if isinstance(partition_keys, str) else tuple(partition_keys)
-    unknown = [k for k in keys if k not in _HIVE_KEYS]
+    unknown = [k for k in keys if k not in PARTITION_KEYS]
     if unknown:
         raise ValueError(
-            f"partition_keys must be among {_HIVE_KEYS}, got {unknown!r} in {partition_keys!r}"
+            f"partition_keys must be among {PARTITION_KEYS}, got {unknown!r} in {partition_keys!r}"
         )
     fields = [f for f in SCHEMA if f.name not in keys]
     return pa.schema([*fields, *(pa.field(k, pa.string()) for k in keys)], metadata=SCHEMA.metadata)

@@ -9,7 +9,6 @@ show in `ps` and in the writer's log.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 import orjson
 
@@ -97,8 +96,3 @@ class WriterSettings:
 
 
 WRITER_DEFAULTS = WriterSettings()
-
-
-def s3_default(name: str) -> Any:
-    """The default of S3Config field `name` (S3Config has a required bucket, so no instance)."""
-    return next(f.default for f in fields(S3Config) if f.name == name)

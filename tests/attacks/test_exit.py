@@ -4,7 +4,6 @@ and 17)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from tests.s3_server import REGION, FaultProxy
 from tests.s3_server import fault_proxy_fixture as fault_proxy_fixture
 from tests.s3_server import s3_env_fixture as s3_env_fixture
 from tests.s3_server import s3_server_fixture as s3_server_fixture
-from tests.support import read_rows, run_python
+from tests.support import drain_argv, read_rows, run_python
 
 REPO = Path(__file__).parents[2]
 
@@ -69,15 +68,7 @@ def test_exit_with_undrained_events_and_no_writer_says_so(tmp_path):
     assert "25 events" in result.stderr
     assert f"parquet-logger-daemon run --dir {log_dir} --exit-when-idle" in result.stderr
     drain = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parquet_logger_daemon",
-            "run",
-            "--dir",
-            str(log_dir),
-            "--exit-when-idle",
-        ],
+        drain_argv(log_dir),
         capture_output=True,
         timeout=60,
     )

@@ -16,7 +16,7 @@ import pytest
 from parquet_logger_daemon import control
 
 from parquet_logger.transport.statedir import StateDir, open_private
-from tests.support import read_rows, stop_writer, wait_for, writer_running
+from tests.support import drain_argv, read_rows, stop_writer, wait_for, writer_running
 
 pytestmark = pytest.mark.slow
 
@@ -94,15 +94,7 @@ def test_writer_starting_during_a_liveness_probe_is_not_refused(log_dir, held_pr
     """A writer that starts while a probe holds its lock shared waits for the probe to let
     go instead of exiting with "another writer is already running" (exit code 3)."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "parquet_logger_daemon",
-            "run",
-            "--dir",
-            str(log_dir),
-            "--exit-when-idle",
-        ],
+        drain_argv(log_dir),
         stderr=subprocess.PIPE,
     )
     try:

@@ -9,7 +9,6 @@ they are skipped, saying why.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pytest
 
 from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY
-from tests.support import stop_writer, writer_running
+from tests.support import drain_argv, stop_writer, writer_running
 
 ray: Any
 try:
@@ -90,8 +89,7 @@ def stop_node_writers(logs: Path) -> None:
     for state_folder in logs.rglob(STATE_FOLDER):
         log_dir = state_folder.parent
         if StateDir.for_log_dir(log_dir).shm_ring.exists() and not writer_running(log_dir):
-            drain = [sys.executable, "-m", "parquet_logger_daemon", "run", "--dir", str(log_dir)]
-            subprocess.run([*drain, "--exit-when-idle"], timeout=60, check=True)
+            subprocess.run(drain_argv(log_dir), timeout=60, check=True)
         stop_writer(log_dir, timeout=30.0)
 
 

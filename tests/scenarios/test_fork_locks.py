@@ -17,18 +17,19 @@ REPO = Path(__file__).parents[2]
 CHILD_EVENTS = 10
 
 # A thread takes every thread lock the package owns (the logger's and the supervisor's
-# warning limiters, the attachment registry, a retrieval checkpoint, the watchdog's event)
-# plus the ring lock (its thread lock and its flock), then the main thread forks. The parent
-# releases the ring flock only once the child has shown that its own ring descriptor cannot
-# take it (an inherited descriptor would share the parent's lock and let both write at once).
-# The thread locks the parent releases stay held in the child unless they were renewed.
+# warning limiters, the attachment registry, a retrieval checkpoint, the watchdog's event, the
+# node loggers' registry) plus the ring lock (its thread lock and its flock), then the main
+# thread forks. The parent releases the ring flock only once the child has shown that its own
+# ring descriptor cannot take it (an inherited descriptor would share the parent's lock and let
+# both write at once). The thread locks the parent releases stay held in the child unless they
+# were renewed.
 # SIGALRM ends a child that deadlocks; it exits 0 only if everything worked.
 FORK_PROGRAM = f"""
 import fcntl, json, os, signal, sys, threading, traceback
 from collections.abc import Mapping
 from uuid import uuid4
 
-from parquet_logger import ParquetLogger
+from parquet_logger import ParquetLogger, node_loggers
 from parquet_logger.retrieval.checkpoint import Checkpoint, CheckpointEntry
 from parquet_logger.transport import attachment as attachment_module
 from tests.scenarios.producers import log_llm_start
@@ -51,6 +52,7 @@ thread_locks = [
     attachment_module._registry_lock,
     checkpoint._lock,
     attachment.supervisor._stop._cond,
+    node_loggers._loggers_lock,
 ]
 held, release = threading.Event(), threading.Event()
 
@@ -79,6 +81,7 @@ def child(ready_w):
         for i in range({CHILD_EVENTS}):
             log_llm_start(logger, f"child:{{i}}")
         logger.flush(20)
+        node_loggers.flush_node_loggers(20)  # the node loggers' registry lock
         checkpoint.append([("resp_child", CheckpointEntry("completed"))])
         logger.close(20)  # the attachment registry's lock
     except BaseException:

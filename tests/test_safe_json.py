@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from pydantic import BaseModel, SecretStr
 
-from parquet_logger.encode import safe_json as jsonsafe
+from parquet_logger.encode import safe_json as safe_json_module
 from parquet_logger.encode.convert import describe_exception
 from parquet_logger.encode.safe_json import safe_json as dumps
 
@@ -142,7 +142,7 @@ def test_fast_path_does_not_walk_in_python(monkeypatch: pytest.MonkeyPatch) -> N
     def forbidden(obj: object) -> bytes:
         raise AssertionError("slow path used")
 
-    monkeypatch.setattr(jsonsafe, "slow_json", forbidden)
+    monkeypatch.setattr(safe_json_module, "slow_json", forbidden)
     result = LLMResult(generations=[[ChatGeneration(message=AIMessage(content="x"))]])
     payload = {"r": result, "t": datetime.datetime.now(datetime.UTC), "s": {1}, "b": b"\x00"}
     assert load(payload)["r"]["generations"][0][0]["message"]["content"] == "x"
