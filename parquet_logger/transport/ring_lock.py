@@ -4,6 +4,14 @@ A producer killed while holding it must not block the others: the kernel release
 when the last descriptor of its open file description closes, which a SIGKILL does. (A
 `multiprocessing.Lock` or POSIX semaphore would stay held.) A producer that is stopped while
 holding it (SIGSTOP, a debugger, a cgroup freezer) keeps it: so every wait for it is bounded.
+
+Why the lock spans the copy of the body and not only a reservation of space (issue #12
+item 1 asked): records are published in order by one store of `head`, so a producer stopped
+between reserving and publishing would leave a hole that every later record waits behind.
+The writer, and through a filling ring every producer, would stall on it instead, and
+skipping the hole would need per-frame ready flags and a timeout after which records are
+given up. The CRC is computed before the lock is taken, so the lock covers only the copy;
+the bounded wait above is what keeps one stopped producer from stalling the rest.
 """
 
 from __future__ import annotations
