@@ -116,16 +116,18 @@ def test_writer_and_producer_both_sigkilled_then_a_new_writer_drains(log_dir, pr
     """Both sides die with records still in the ring; the next writer writes them all."""
     proc = start_producer(producers, log_dir, "k", 5000, linger=True)
     wait_line(proc, "done")  # every callback has returned: the records are in the ring
+    # The producer's writer may still be starting on a busy machine: it must be caught, or it
+    # would start after the kills below, drain the ring and remove it.
+    wait_for(lambda: writer_pid(log_dir) is not None, 30, "the producer's writer")
     pid = writer_pid(log_dir)
+    assert pid is not None
     # Frozen first: a writer that saw its last producer die could drain the ring and exit
     # cleanly (removing it) before the kill below; a stopped one still holds its lock, so the
     # producer's watchdog cannot start another writer either.
-    if pid is not None:
-        os.kill(pid, signal.SIGSTOP)
+    os.kill(pid, signal.SIGSTOP)
     proc.kill()
     proc.wait(timeout=10)
-    if pid is not None:
-        os.kill(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not writer_running(log_dir), 10, "the writer to be dead")
     assert StateDir.for_log_dir(log_dir).shm_ring.exists(), "the ring must outlive both"
 
