@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -277,3 +278,54 @@ def inode_at(path: Path) -> int | None:
     with contextlib.suppress(FileNotFoundError):
         return path.stat().st_ino
     return None
+
+
+LOG_FOR_A_WHILE = """
+    import sys, time
+    from parquet_logger import ParquetLogger
+    logger = ParquetLogger(sys.argv[1], flush_interval_s=0.1)
+    tag, count = sys.argv[2], int(sys.argv[3])
+    for i in range(count):
+        logger.log_event("custom_event", {"i": i}, custom_id=f"{tag}-{i}")
+        if i % 50 == 0:
+            time.sleep(0.02)
+    logger.flush(timeout=45)
+    print("flushed", flush=True)
+"""
+
+
+def test_a_cleaner_that_removes_the_ring_again_and_again_strands_nothing(log_dir, make_logger):
+    """A /dev/shm cleaner removes the ring every 0.3 s while three producer processes log:
+    rings are removed before the writer serves them and after it left them; every event
+    lands once and every flush returns."""
+    make_logger(flush_interval_s=0.1).flush(timeout=30)  # the writer runs
+    path = StateDir.for_log_dir(log_dir).shm_ring
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(LOG_FOR_A_WHILE), str(log_dir), f"p{n}", "4000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    removals = 0
+    try:
+        while any(proc.poll() is None for proc in procs) and removals < 40:
+            if path.exists():
+                path.unlink()
+                removals += 1
+            time.sleep(0.3)
+        results = [proc.communicate(timeout=90) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=30)
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+        assert "flushed" in out, err[-3000:]
+    assert removals >= 3
+    rows = read_rows(log_dir)
+    assert rows["event_id"].is_unique
+    assert len(rows) == 3 * 4000, rows["custom_id"].str.split("-").str[0].value_counts()
