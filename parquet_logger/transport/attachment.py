@@ -187,7 +187,7 @@ class Attachment:
         with self._moving:
             lost = self._left.lost_span()
         if lost is not None:
-            raise EventsLostError(lost[0].path, lost[1], self.state.log_dir)
+            raise EventsLostError(*lost, self.state.log_dir)
         span = ring.skipped_among_puts(target)
         if span is not None:
             raise EventsLostError(ring.path, span, self.state.log_dir)

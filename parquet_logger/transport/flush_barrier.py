@@ -77,8 +77,7 @@ class FlushBarrier:
         """
         pause = FIRST_PAUSE_S
         while (reached := progress()) < target:
-            if until is not None and until():
-                return False
+            # The deadline first: a caller that keeps looking again still ends on time.
             if time.monotonic() >= self.deadline:
                 problem = ring.writer_problem if ring is not None else ""
                 because = f"; its writes fail: {problem}" if problem else ""
@@ -87,6 +86,8 @@ class FlushBarrier:
                     f"yet {what} under {self.state.log_dir} after {self.timeout_s} s "
                     f"({self._what_next(because)})"
                 )
+            if until is not None and until():
+                return False
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
         return True

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from parquet_logger.transport.ring import Ring, RingLock
 from parquet_logger.transport.ring_frames import Span
@@ -53,6 +54,9 @@ class LeftRings:
         # Records moved for this process into a ring (by itself or by another producer):
         # that ring's position up to which its flush waits, beyond its own puts there.
         self._owed: dict[Ring, int] = {}
+        # Spans skipped as corrupt among this process's records in rings let go of since
+        # the last flush, which reports them (`lost_span`).
+        self._lost: list[tuple[Path, Span]] = []
 
     def add(self, ring: Ring) -> None:
         self._left.append(LeftRing(ring, time.monotonic()))
@@ -82,6 +86,9 @@ class LeftRings:
             if now - left.left_at >= LEFT_RING_GRACE_S:
                 # Not closed: a late put may still hold it; unmapped with its last reference.
                 self._left.remove(left)
+                span = ring.skipped_among_puts(self.target(ring))
+                if span is not None:
+                    self._lost.append((ring.path, span))
                 self._owed.pop(ring, None)
         for ring, owed in list(self._owed.items()):
             if ring is current and ring.committed >= owed:
@@ -119,14 +126,15 @@ class LeftRings:
             return Wait(current, target, current.replaced)
         return None
 
-    def lost_span(self) -> tuple[Ring, Span] | None:
+    def lost_span(self) -> tuple[Path, Span] | None:
         """A span skipped as corrupt (by a writer, or by a move) among this process's
-        records in a ring left, or None."""
+        records in a ring left since the last call (with that ring's path), or None."""
+        lost, self._lost = self._lost, []
         for left in self._left:
             span = left.ring.skipped_among_puts(self.target(left.ring))
             if span is not None:
-                return left.ring, span
-        return None
+                lost.append((left.ring.path, span))
+        return lost[0] if lost else None
 
     def close(self) -> None:
         for left in self._left:
@@ -138,6 +146,7 @@ class LeftRings:
         """A forked child's: the parent's rings and records are not its own."""
         self._left = []
         self._owed = {}
+        self._lost = []
 
 
 def _room_in(current: Ring) -> Wait:

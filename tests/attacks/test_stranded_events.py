@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from parquet_logger_daemon import control
 
+from parquet_logger.errors import EventsLostError
+from parquet_logger.transport.ring_header import HEADER_SIZE
 from parquet_logger.transport.statedir import StateDir, open_private
 from tests.support import (
     drain_argv,
@@ -329,3 +331,35 @@ def test_a_cleaner_that_removes_the_ring_again_and_again_strands_nothing(log_dir
     rows = read_rows(log_dir)
     assert rows["event_id"].is_unique
     assert len(rows) == 3 * 4000, rows["custom_id"].str.split("-").str[0].value_counts()
+
+
+def test_a_corrupt_record_in_an_orphan_is_reported_lost(log_dir, make_logger):
+    """A record damaged in a ring removed before the writer served it is not moved: flush()
+    raises EventsLostError for it, and every other event lands once."""
+    logger = make_logger(flush_interval_s=0.1)
+    logger.log_event("custom_event", {"i": "before"})
+    logger.flush(timeout=30)
+    path = StateDir.for_log_dir(log_dir).shm_ring
+    writer = writer_pid(log_dir)
+    assert writer is not None
+    with stopped(writer):
+        ring1 = logger._attachment.ring
+        path.unlink()
+        logged = 1 + log_until_moved(logger, ring1, "on-1")
+        ring2 = logger._attachment.ring
+        for i in range(20):
+            logger.log_event("custom_event", {"i": i}, custom_id=f"on-2-{i}")
+        assert ring2.head > 0  # its first record is one of this process's
+        fd = os.open(path, os.O_RDWR)
+        try:  # a stray write flips one byte of the first record's body
+            offset = HEADER_SIZE + 8 + 3
+            os.pwrite(fd, bytes([os.pread(fd, 1, offset)[0] ^ 0x20]), offset)
+        finally:
+            os.close(fd)
+        path.unlink()
+        logged += 20 + log_until_moved(logger, ring2, "on-3")
+    with pytest.raises(EventsLostError, match="corrupt"):
+        logger.flush(timeout=60)
+    rows = read_rows(log_dir)
+    assert rows["event_id"].is_unique
+    assert len(rows) == logged - 1
