@@ -104,9 +104,11 @@ class LeftRings:
         left.credited_until = until
         into = left.ring.salvaged_into
         dest = next((r for r in self._rings(current) if r.ring_id == into), None)
-        if dest is None:
+        if dest is None:  # a ring this process never mapped
             dest, until = current, current.head
-        self._owed[dest] = max(self._owed.get(dest, 0), until)
+        # The two words are read apart, while another move may be writing them: never wait
+        # beyond what `dest` holds now, which includes every record already moved into it.
+        self._owed[dest] = max(self._owed.get(dest, 0), min(until, dest.head))
 
     def _rings(self, current: Ring) -> list[Ring]:
         return [current, *(left.ring for left in self._left)]

@@ -177,12 +177,16 @@ def test_writer_started_on_a_full_disk_retries_and_says_why(small_disk):
 
 STAY_ON_THE_RING = """
     import sys
+    import pyarrow.dataset as ds
     from parquet_logger import ParquetLogger
     logger = ParquetLogger(sys.argv[1], flush_interval_s=0.1, atexit_timeout_s=30)
     for i in range(int(sys.argv[2])):
         logger.log_event("custom_event", {"i": i}, custom_id=f"idle-{i}")
     print(logger._attachment.ring.path.stat().st_ino, flush=True)
-    sys.stdin.readline()  # logs nothing more: its atexit flush is all that is left
+    sys.stdin.readline()  # logs nothing more
+    logger.flush(timeout=60)
+    ids = ds.dataset(sys.argv[1], partitioning="hive").to_table().column("custom_id")
+    print(sum(1 for i in ids.to_pylist() if i.startswith("idle-")), "written", flush=True)
 """
 
 
@@ -215,7 +219,8 @@ def log_until_moved(logger, ring, custom_id: str) -> int:
 @pytest.fixture
 def idle_producer(log_dir: Path) -> Iterator[Callable[[int], subprocess.Popen[str]]]:
     """Start producer processes that log `count` events, print the inode of their ring and
-    then log nothing more until told to exit; any still running at teardown is killed."""
+    then log nothing more; told to, they flush and print how many of their events are
+    written. Any still running at teardown is killed."""
     procs: list[subprocess.Popen[str]] = []
 
     def start(count: int) -> subprocess.Popen[str]:
@@ -263,12 +268,16 @@ def test_ring_removed_twice_before_the_writer_switches_strands_nothing(
         assert int(idle.stdout.readline()) == inode_at(path)  # the idle producer is on #2
         path.unlink()
         logged += 50 + 40 + log_until_moved(first, ring2, "on-3")
+        # Its flush starts before the writer can have written its events, wherever they are.
+        assert idle.stdin is not None
+        idle.stdin.write("flush\n")
+        idle.stdin.flush()
     assert "flushed" in log_in_new_process(log_dir, 100)
     logged += 100
     first.flush(timeout=60)
-    _, err = idle.communicate("exit\n", timeout=90)  # its atexit flush
+    out, err = idle.communicate(timeout=90)
     assert idle.returncode == 0, err[-3000:]
-    assert "not yet in Parquet" not in err, err[-3000:]
+    assert "40 written" in out, err[-3000:]  # its flush returned once they were written
     assert ring2.writer_pid == 0  # no writer ever served #2: its records were moved
     rows = read_rows(log_dir)
     assert rows["event_id"].is_unique
