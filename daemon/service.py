@@ -40,6 +40,7 @@ STATUS_PERIOD_S = 1.0
 BUSY_BATCH = 256  # records per pass above which the writer does not pause
 TRICKLE_SLEEP_S = 0.005
 LOCK_PATIENCE_S = 2.0  # how long shared holders (liveness probes) of the writer lock are waited for
+CLAIM_LOCK_WAIT_S = 0.5  # the ring lock, to claim a ring (see ring_salvage; else checked without)
 
 
 def take_writer_lock(fd: int, patience_s: float = LOCK_PATIENCE_S) -> bool:
@@ -96,10 +97,11 @@ class WriterService:
         # writer.json first: a logger that attaches while the ring is being made (reserving
         # its pages takes a while) must find this writer's S3 target to compare with its own.
         settings_errno = self._write_settings()
-        self.ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
-        self.ring.writer_errno = settings_errno
-        self._lock = RingLock(self.state.ring_lock)  # taken only to repair a broken head
-        self._serve(self.ring)
+        self._lock = RingLock(self.state.ring_lock)  # to claim a ring and repair a broken head
+        while (ring := self._claim_ring_at_the_path()) is None:
+            pass  # removed as soon as attached: the next one at the path
+        ring.writer_errno = settings_errno
+        self._serve(ring)
         if compaction.recover_if_idle(self.state):
             log.info("finished a compaction that a crash interrupted")
         log.info(
@@ -118,12 +120,24 @@ class WriterService:
         self._lock.close()
         return code
 
+    def _claim_ring_at_the_path(self) -> Ring | None:
+        """The ring at the path (created if missing), claimed by this writer; None if it was
+        removed before the claim held: a producer may be moving its records out of it
+        (`ring_salvage`), and the ring now at the path is the one to serve."""
+        ring = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+        if ring.claim(self._lock, CLAIM_LOCK_WAIT_S):
+            return ring
+        log.warning("the ring %s was removed as this writer attached to it", ring.path)
+        ring.close()
+        return None
+
     def _serve(self, ring: Ring) -> None:
-        """Make `ring` the one the engine drains, finishing a predecessor's commit first."""
+        """Make `ring` (claimed) the one the engine drains, finishing a predecessor's commit
+        first. The claim comes before the engine reads `committed`: up to the claim, a
+        producer may have moved records out of it and advanced `committed` past them."""
         self.ring = ring
         self.engine = Engine(ring, self._exporter(), self._policy(), self.counters, self._lock)
         self.engine.recover()
-        ring.writer_pid = os.getpid()
 
     def _policy(self) -> FlushPolicy:
         cfg = self.config
@@ -219,12 +233,16 @@ class WriterService:
             self._switch_ring()
 
     def _switch_ring(self) -> None:
-        """Leave the removed ring (everything in it committed) for the ring at its path."""
+        """Leave the removed ring (everything in it committed) for the ring at its path.
+        Records put into the removed ring after this are moved by their producers (the ring
+        is then an orphan: `ring_salvage`)."""
         try:
-            new = Ring.create_or_attach(self.state, self.config.ring_size_bytes)
+            new = self._claim_ring_at_the_path()
         except (RingError, OSError) as exc:
             log.error("cannot open the new ring (retrying): %s", exc)
             return
+        if new is None:
+            return  # retried at the next housekeeping
         old = self.ring
         # Uploads still running stay in the spool: the new exporter's recovery resumes them.
         self.engine.exporter.close(self.config.upload_drain_s)

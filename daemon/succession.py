@@ -7,7 +7,9 @@ attached keep putting into the old mapping until their watchdog (every
 writer goes on serving the removed ring until no record has reached it for `QUIET_S` and
 everything in it is committed, and only then serves the ring at the path: nothing put into the
 old ring by a producer whose watchdog runs is stranded, and the two rings never share an
-exporter (one commit journal entry at a time, files of one ring each).
+exporter (one commit journal entry at a time, files of one ring each). A record put into the
+old ring after the switch, or into a ring removed before the writer served it, is moved by
+its producer (the ring is then an orphan: `parquet_logger.transport.ring_salvage`).
 """
 
 from __future__ import annotations

@@ -43,16 +43,18 @@ class RingError(ParquetLoggerError, RuntimeError):
 
 
 class EventsLostError(ParquetLoggerError):
-    """flush(): the writer skipped a corrupt span of the ring among this process's records
-    since its last flush; some of them (or of other processes' records there) are lost."""
+    """flush(): a corrupt span of a ring was skipped (by the writer, or by a producer moving
+    a removed ring's records) among this process's records since its last flush; some of
+    them (or of other processes' records there) are lost."""
 
     def __init__(self, ring_path: object, span: tuple[int, int], log_dir: object) -> None:
         start, end = span
         super().__init__(
             f"the ring {ring_path} was corrupt at positions {start}..{end} ({end - start} "
-            "bytes), among the events this process logged since its last flush; the writer "
-            "skipped them, so some of these events are lost (the count: corrupt_frames in "
-            f"`parquet-logger-daemon status --dir {log_dir}`)"
+            "bytes), among the events this process logged since its last flush; they were "
+            "skipped, so some of these events are lost (the count: corrupt_frames in "
+            f"`parquet-logger-daemon status --dir {log_dir}`, or the warning logged when a "
+            "removed ring's events were moved)"
         )
         self.span = span
 

@@ -19,6 +19,7 @@ import time
 from parquet_logger.errors import EventsLostError, S3UploadError
 from parquet_logger.transport import forking
 from parquet_logger.transport.flush_barrier import FlushBarrier
+from parquet_logger.transport.left_rings import LeftRings
 from parquet_logger.transport.protocol import LiveWriterInfo, UploadFailure, drain_command
 from parquet_logger.transport.ring import Ring, RingLock, RingStats
 from parquet_logger.transport.statedir import StateDir, open_private
@@ -28,6 +29,8 @@ from parquet_logger.transport.writer_config import WriterSettings
 log = logging.getLogger("parquet_logger")
 
 _ATTACH_LOCK_TIMEOUT_S = 10.0
+# The watchdog's wait for the ring lock to move an orphan's records (else: its next period).
+_SALVAGE_LOCK_WAIT_S = 0.05
 
 
 class Attachment:
@@ -47,9 +50,11 @@ class Attachment:
             os.close(self._producers_fd)
             raise
         self.s3 = settings.s3
-        # The ring this process left because it was removed from under it, until a flush
-        # has seen its last record committed (see _follow_ring).
-        self._retired: Ring | None = None
+        # The rings this process left because they were removed from under it, until their
+        # records are written or moved (see _follow_ring); the move lock keeps the watchdog
+        # and a flush from moving at once.
+        self._left = LeftRings()
+        self._moving = threading.Lock()
         self._upload_failures_seen = self.ring.upload_failures
         self.refs = 0
         self.closed = False
@@ -93,22 +98,32 @@ class Attachment:
         return self.supervisor.alive()
 
     def _follow_ring(self) -> None:
-        """On the watchdog thread: if the ring's path no longer names our mapping (a /dev/shm
-        cleaner removed it), move to the ring at the path, creating it if need be.
-
-        The writer serves the removed ring until it has been quiet for succession.QUIET_S,
-        several watchdog periods: records put into it before the move (or by a thread that
-        read `self.ring` just before) are still written. Switching is one reference store;
-        the old mapping is unmapped once no thread uses it (flush drops the last reference).
-        """
-        if self.closed or not self.ring.replaced():
+        """On the watchdog thread: move off a removed ring, and move orphans' records."""
+        if self.closed:
             return
+        with self._moving:
+            self._settle(_SALVAGE_LOCK_WAIT_S)
+
+    def _settle(self, lock_wait_s: float) -> None:
+        """If the ring's path no longer names our mapping (a /dev/shm cleaner removed it),
+        move to the ring at the path, creating it if need be; then move the records of
+        rings left that no writer serves into it (`left_rings`). Holding the move lock.
+
+        The writer serves a removed ring it served already until it has been quiet for
+        succession.QUIET_S, several watchdog periods: records put into it before the move
+        (or by a thread that read `self.ring` just before) are still written. A removed ring
+        it never served (removed twice in a row) is an orphan, whose records this process
+        moves itself (`ring_salvage`). Switching is one reference store: the hot path reads
+        `self.ring` once per put.
+        """
+        if self.ring.replaced():
+            self._move_to_the_ring_at_the_path()
+        self._left.settle(self.ring, self.lock, lock_wait_s)
+
+    def _move_to_the_ring_at_the_path(self) -> None:
         new = Ring.create_or_attach(self.state, self._settings.ring_size_bytes)
         old = self.ring
-        # `_retired` before `ring`: flush reads them in the other order, so it never sees the
-        # new ring without the old one (a second removal before a flush keeps the first).
-        if self._retired is None or self._retired.committed >= self._retired.last_put_end:
-            self._retired = old
+        self._left.add(old)
         self.ring = new
         self._upload_failures_seen = new.upload_failures
         log.warning(
@@ -119,29 +134,32 @@ class Attachment:
 
     # ------------------------------------------------------------------ flush
     def flush(self, timeout: float) -> None:
-        """Wait until every record this process put is in a durable file.
+        """Wait until every record this process put is in a durable file: in the current
+        ring, and in rings it left (written by the writer, or moved: `_settle`).
 
         Raises:
             TimeoutError: the writer did not get there within `timeout` seconds.
-            EventsLostError: the writer skipped corrupt ring data among these records.
+            EventsLostError: corrupt ring data was skipped among these records.
             FileNotFoundError: the log directory was deleted before they were written.
+            RingError: a removed ring could not be replaced.
         """
-        ring = self.ring
-        retired = self._retired  # after `ring`: see _follow_ring
-        target = ring.last_put_end
         if self.supervisor.log_dir_gone:
-            self._check_nothing_lost_with_the_directory(target)
+            self._check_nothing_lost_with_the_directory(self.ring.last_put_end)
             return
         barrier = FlushBarrier.start(
             self.state, "logged by this process", self.writer_alive, timeout
         )
-        if retired is not None:
-            # Records put before the move: the writer drains the removed ring until then.
-            barrier.commit(retired, self.lock, retired.last_put_end)
-            if self._retired is retired:
-                self._retired = None
-        barrier.commit(ring, self.lock, target)
-        self._report_skipped(target)
+        while True:
+            with self._moving:
+                self._settle(min(1.0, max(0.0, barrier.deadline - time.monotonic())))
+                ring = self.ring
+                wait = self._left.next_wait(ring)
+                target = self._left.target(ring)
+            if wait is None:
+                break
+            # False: the ring was removed or left to us meanwhile; settle and look again.
+            barrier.commit(wait.ring, self.lock, wait.target, wait.revisit)
+        self._report_skipped(ring, target)
         if self.s3 is not None:
             barrier.wait(lambda: ring.upload_settled, target, "uploaded")
             self._report_upload_failures()
@@ -159,16 +177,20 @@ class Attachment:
                 f"all events logged by this process were written; they are lost"
             )
 
-    def _report_skipped(self, target: int) -> None:
-        """Committed is not written: a span the writer skipped as corrupt among this
-        process's records since the last flush makes flush() fail.
+    def _report_skipped(self, ring: Ring, target: int) -> None:
+        """Committed is not written: a span skipped as corrupt among this process's records
+        since the last flush (in `ring` up to `target`, or in a ring left) makes flush() fail.
 
         Raises:
             EventsLostError: such a span was skipped.
         """
-        span = self.ring.skipped_among_puts(target)
+        with self._moving:
+            lost = self._left.lost_span()
+        if lost is not None:
+            raise EventsLostError(*lost, self.state.log_dir)
+        span = ring.skipped_among_puts(target)
         if span is not None:
-            raise EventsLostError(self.ring.path, span, self.state.log_dir)
+            raise EventsLostError(ring.path, span, self.state.log_dir)
 
     def _report_upload_failures(self) -> None:
         """Raise (on_failure="error") or warn about uploads that failed since the last flush."""
@@ -223,9 +245,8 @@ class Attachment:
         os.close(self._producers_fd)
         self.lock.close()
         self.ring.close()
-        if self._retired is not None:
-            self._retired.close()
-            self._retired = None
+        with self._moving:
+            self._left.close()
 
     def after_fork_in_child(self) -> None:
         """Own locks in the child: flock belongs to the open file description, which a
@@ -236,7 +257,8 @@ class Attachment:
         os.close(inherited)
         self.supervisor.after_fork_in_child()
         self.ring.forget_puts()
-        self._retired = None
+        self._moving = threading.Lock()  # the parent's watchdog may have held it at fork
+        self._left.forget()
 
 
 _registry: dict[str, Attachment] = {}

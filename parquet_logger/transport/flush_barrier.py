@@ -45,30 +45,39 @@ class FlushBarrier:
         """A barrier whose deadline is `timeout_s` from now."""
         return cls(state, whose, writer_alive, timeout_s, time.monotonic() + timeout_s)
 
-    def commit(self, ring: Ring, lock: RingLock, target: int) -> None:
+    def commit(
+        self, ring: Ring, lock: RingLock, target: int, until: Callable[[], bool] | None = None
+    ) -> bool:
         """Ask the writer to write out everything up to ring position `target`, and return
-        once those records are in durable Parquet files.
+        once those records are in durable Parquet files, or once `until()` holds (False).
 
         Raises:
             TimeoutError: the writer did not get there before the deadline.
         """
         if ring.committed >= target:
-            return
+            return True
         # Bounded too: a producer stopped while holding the ring lock must not hang flush().
         ring.request_flush(lock, max(0.0, self.deadline - time.monotonic()))
-        self.wait(lambda: ring.committed, target, "in Parquet", ring)
+        return self.wait(lambda: ring.committed, target, "in Parquet", ring, until)
 
     def wait(
-        self, progress: Callable[[], int], target: int, what: str, ring: Ring | None = None
-    ) -> None:
-        """Return once `progress()` (a ring header word) reaches `target`.
+        self,
+        progress: Callable[[], int],
+        target: int,
+        what: str,
+        ring: Ring | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Return True once `progress()` (a ring header word) reaches `target`, False once
+        `until()` holds first (the caller's reason to look again, e.g. the ring removed).
 
         Raises:
-            TimeoutError: it did not before the deadline; the message says how far it is,
+            TimeoutError: neither before the deadline; the message says how far it is,
                 and why when the writer published why (`ring`'s writer errno).
         """
         pause = FIRST_PAUSE_S
         while (reached := progress()) < target:
+            # The deadline first: a caller that keeps looking again still ends on time.
             if time.monotonic() >= self.deadline:
                 problem = ring.writer_problem if ring is not None else ""
                 because = f"; its writes fail: {problem}" if problem else ""
@@ -77,8 +86,11 @@ class FlushBarrier:
                     f"yet {what} under {self.state.log_dir} after {self.timeout_s} s "
                     f"({self._what_next(because)})"
                 )
+            if until is not None and until():
+                return False
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
+        return True
 
     def _what_next(self, because: str = "") -> str:
         """Where to look, or what to run: a writer's log only if one was ever started;

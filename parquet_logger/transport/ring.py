@@ -19,8 +19,8 @@ Invariants:
   its bytes are in place (`struct.pack_into` would zero-fill first, and a reader could see the
   torn value). A producer killed before that store published nothing; the next producer
   overwrites the same space, and the writer never reads past `head`.
-- Every header word is written by one side only (the table's last column), one aligned store
-  at a time; code outside this module reads and writes them through `Ring`'s named accessors.
+- Every header word is written by one side only (the table's last column; an orphan's writer
+  side is the producer moving its records, `ring_salvage`), one aligned store at a time.
 - The ring lock is `flock` on a file each process opens itself, plus a thread lock, so the
   kernel releases it when its holder dies. The writer takes no lock (it reads up to `head`)
   but to repair a broken head.
@@ -69,13 +69,14 @@ from parquet_logger.transport.ring_header import (
 )
 from parquet_logger.transport.ring_lock import RingLock
 from parquet_logger.transport.ring_repair import RingRepair
+from parquet_logger.transport.ring_salvage import RingSalvage
 from parquet_logger.transport.statedir import StateDir
 
 log = logging.getLogger("parquet_logger")
 _MAX_REPLACEMENTS = 3  # unusable rings replaced in one attach before giving up
 
 
-class Ring(RingRepair):
+class Ring(RingRepair, RingSalvage):
     """One mapping of a ring file. Producers call `put`; the single writer `read` and `commit`."""
 
     def __init__(self, path: Path, fd: int) -> None:

@@ -11,23 +11,28 @@ Memory layout (one file in /dev/shm, or under the state folder as a fallback):
 |     32 |    8 | created (ns, UTC)  | creator, once                                |
 |     64 |    8 | head               | producers, under the ring lock (the writer   |
 |        |      |                    | too, under it, to repair it: `repair_head`)  |
-|    128 |    8 | committed          | the writer                                   |
+|    128 |    8 | committed          | the writer (of an orphan: the producer that  |
+|        |      |                    | salvages it, under the ring lock)            |
 |    192 |    8 | flush requests     | producers, under the ring lock               |
 |    200 |    8 | high-water fill    | producers, under the ring lock               |
 |    208 |    8 | dropped events     | producers, under the ring lock               |
 |    216 |    8 | dropped bytes      | producers, under the ring lock               |
 |    224 |    8 | puts that waited   | producers, under the ring lock               |
-|    256 |    8 | writer pid         | the writer                                   |
+|    256 |    8 | writer pid         | the writer (its claim: see `ring_salvage`)   |
 |    264 |    8 | writer heartbeat   | the writer (ns, UTC)                         |
 |    272 |    8 | corrupt spans      | the writer: spans skipped (after their slot) |
 |    320 |    8 | upload settled     | the writer: uploads done or failed up to it  |
 |    328 |    8 | upload failures    | the writer: definitive upload failures       |
 |    336 |    8 | writer errno       | the writer: errno of its failing writes, or 0 |
+|    344 |    8 | salvaged into      | the salvaging producer, under the ring lock: |
+|        |      |                    | the ring id its records were moved into      |
+|    352 |    8 | salvaged until     | the same: where the last move ended there    |
 |    384 |  128 | skipped spans      | the writer: the last 8 corrupt spans, as     |
 |        |      |                    | (start, end) pairs in slot `number % 8`      |
 |   4096 |  cap | data               | producers write, the writer reads            |
 
-Every word is written by one side only (the last column), one aligned 8-byte store at a time;
+Every word is written by one side only (the last column), one aligned 8-byte store at a time
+(an orphan, a removed ring no writer serves, has no writer: see `ring_salvage`);
 code outside the ring modules reads and writes them through `Ring`'s named accessors.
 """
 
@@ -44,7 +49,8 @@ from parquet_logger.errors import RingError
 MAGIC = int.from_bytes(b"PQLRING1", "little")
 # Bumped whenever the header or the record format (wire.WIRE_VERSION) changes: a producer and
 # a writer of different versions must not share a ring. 2: wire v2 records, upload words.
-LAYOUT_VERSION = 2
+# 3: salvage words, and the writer's claim that makes a salvage and a writer exclusive.
+LAYOUT_VERSION = 3
 HEADER_SIZE = 4096
 MIN_CAPACITY = 64 * 1024
 
@@ -64,6 +70,8 @@ W_CORRUPT_FRAMES = 34
 W_UPLOAD_SETTLED = 40
 W_UPLOAD_FAILURES = 41
 W_WRITER_ERRNO = 42
+W_SALVAGED_INTO = 43
+W_SALVAGED_UNTIL = 44
 W_SKIPPED_SLOTS = 48  # 8 (start, end) pairs up to word 63
 SKIPPED_SLOT_COUNT = 8
 # No ring moves 2**62 bytes (4 EiB) in its life: a position at or past this is garbage, and
