@@ -251,7 +251,7 @@ def other_figures(results: dict[str, Any]) -> list[Figure]:
     rb = results.get("read_back", {})
     if rb:
         o, t = rb.get("ours", {}), rb.get("theirs", {})
-        rows = o.get("rows", ["?"])[0]
+        rows = (o.get("rows") or ["?"])[0]
         figures += [
             Figure(f"read-back, pandas ({rows} rows)", "s", o.get("pandas_s"), t.get("pandas_s")),
             Figure(

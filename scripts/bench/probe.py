@@ -215,22 +215,28 @@ def checks_of(found: dict[str, Any], prefix: str) -> dict[str, bool]:
 
 
 def time_read_back(log_dir: Path, repeats: int) -> dict[str, Any]:
-    """Median seconds to read the whole directory with pandas and with pyarrow."""
+    """Median seconds to read the whole directory with pandas and with pyarrow; when a
+    reader fails on the directory (a damaged file: the other package's processes can write
+    one file name at once), the error instead, and no time."""
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
     pandas_s, arrow_s, rows = [], [], set()
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        frame = pd.read_parquet(log_dir)
-        pandas_s.append(time.perf_counter() - t0)
-        rows.add(len(frame))
-        del frame
-        t0 = time.perf_counter()
-        table = ds.dataset(log_dir, format="parquet", partitioning="hive").to_table()
-        arrow_s.append(time.perf_counter() - t0)
-        rows.add(table.num_rows)
-        del table
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            frame = pd.read_parquet(log_dir)
+            pandas_s.append(time.perf_counter() - t0)
+            rows.add(len(frame))
+            del frame
+            t0 = time.perf_counter()
+            table = ds.dataset(log_dir, format="parquet", partitioning="hive").to_table()
+            arrow_s.append(time.perf_counter() - t0)
+            rows.add(table.num_rows)
+            del table
+    except (OSError, pa.ArrowException) as exc:
+        return {"pandas_s": None, "pyarrow_s": None, "rows": [], "error": str(exc)[:300]}
     return {
         "pandas_s": median(pandas_s),
         "pyarrow_s": median(arrow_s),

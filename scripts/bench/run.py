@@ -126,10 +126,13 @@ def run_read_back(plan: Plan, fleet: dict[str, Any]) -> dict[str, Any]:
     top = str(max(plan.fleet_sizes))
     for system in SYSTEMS:
         log_dir = Path(fleet[system][top][-1]["log_dir"])
-        out[system] = time_read_back(log_dir, plan.read_back_repeats)
+        out[system] = read = time_read_back(log_dir, plan.read_back_repeats)
+        if "error" in read:
+            say(f"  read-back {system:6}: the directory cannot be read: {read['error']}")
+            continue
         say(
-            f"  read-back {system:6}: pandas {out[system]['pandas_s']:.3f} s, "
-            f"pyarrow {out[system]['pyarrow_s']:.3f} s"
+            f"  read-back {system:6}: pandas {read['pandas_s']:.3f} s, "
+            f"pyarrow {read['pyarrow_s']:.3f} s"
         )
     return out
 
