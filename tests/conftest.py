@@ -14,6 +14,7 @@ import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.transport.statedir import STATE_FOLDER, StateDir
+from tests.fake_openai_responses import FakeResponsesServer
 from tests.support import stop_writer
 
 
@@ -130,3 +131,11 @@ def pytest_runtest_makereport(
                 (f"{log.name} (last {LOG_TAIL_LINES} lines)", "\n".join(lines[-LOG_TAIL_LINES:]))
             )
     return report
+
+
+@pytest.fixture
+def server() -> Iterator[FakeResponsesServer]:
+    """A fake OpenAI Responses server on 127.0.0.1; stopped at teardown."""
+    fake = FakeResponsesServer().start()
+    yield fake
+    fake.stop()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -75,6 +75,17 @@ def stop_writer(log_dir: Path, timeout: float = 15.0) -> None:
         except AssertionError:
             os.kill(pid, signal.SIGKILL)
         raise
+
+
+def kill_and_reap(procs: Iterable[subprocess.Popen[str]], timeout: float = 30.0) -> None:
+    """Teardown of a test's processes: kill those still running, reap each, close its pipes."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=timeout)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def stop_writers_under(root: Path) -> list[Path]:

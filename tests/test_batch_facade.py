@@ -37,13 +37,6 @@ POLL = RetrievalConfig(poll_interval=0.02, show_progress=False)
 
 
 @pytest.fixture
-def server() -> Iterator[FakeResponsesServer]:
-    fake = FakeResponsesServer().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 async def client(server: FakeResponsesServer) -> AsyncIterator[openai.AsyncOpenAI]:
     made = openai.AsyncOpenAI(api_key="test", base_url=server.base_url)
     yield made

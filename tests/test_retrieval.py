@@ -16,7 +16,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,6 @@ FAST: dict[str, Any] = {
 }
 COMPLETE = "background_retrieval_complete"
 ERROR = "background_retrieval_error"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeResponsesServer]:
-    """A fake OpenAI Responses server on 127.0.0.1; stopped at teardown."""
-    fake = FakeResponsesServer().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -18,10 +18,12 @@ import pytest
 from parquet_logger_daemon import control
 
 from parquet_logger.errors import EventsLostError
+from parquet_logger.transport.ring import Ring
 from parquet_logger.transport.ring_header import HEADER_SIZE
 from parquet_logger.transport.statedir import StateDir, open_private
 from tests.support import (
     drain_argv,
+    kill_and_reap,
     read_rows,
     stop_writer,
     wait_for,
@@ -216,6 +218,24 @@ def log_until_moved(logger, ring, custom_id: str) -> int:
     return count
 
 
+@contextlib.contextmanager
+def moved_to_a_second_ring(logger, log_dir: Path) -> Iterator[tuple[Ring, Path, int]]:
+    """Inside the block the writer is stopped, standing for one that a busy machine did not
+    run for a second (it cannot switch to ring #2 before the test removes #2 too): the
+    logger's first event was written, its ring removed, and the logger moved to a ring #2
+    at the path. Yields #2, the ring's path and how many events the logger has logged."""
+    logger.log_event("custom_event", {"i": "before"})
+    logger.flush(timeout=30)
+    path = StateDir.for_log_dir(log_dir).shm_ring
+    writer = writer_pid(log_dir)
+    assert writer is not None
+    with stopped(writer):
+        ring1 = logger._attachment.ring
+        path.unlink()
+        logged = 1 + log_until_moved(logger, ring1, "on-1")
+        yield logger._attachment.ring, path, logged
+
+
 @pytest.fixture
 def idle_producer(log_dir: Path) -> Iterator[Callable[[int], subprocess.Popen[str]]]:
     """Start producer processes that log `count` events, print the inode of their ring and
@@ -235,10 +255,7 @@ def idle_producer(log_dir: Path) -> Iterator[Callable[[int], subprocess.Popen[st
         return proc
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+    kill_and_reap(procs)
 
 
 def test_ring_removed_twice_before_the_writer_switches_strands_nothing(
@@ -249,18 +266,7 @@ def test_ring_removed_twice_before_the_writer_switches_strands_nothing(
     records put into #2, by a producer that logs on and by one that never logs again, land
     all the same, once, and every flush returns."""
     first = make_logger(flush_interval_s=0.1)
-    first.log_event("custom_event", {"i": "before"})
-    first.flush(timeout=30)
-    path = StateDir.for_log_dir(log_dir).shm_ring
-    writer = writer_pid(log_dir)
-    assert writer is not None
-    # The writer stopped stands for one that a busy machine did not run for a second: it
-    # cannot switch to ring #2 before #2 is removed.
-    with stopped(writer):
-        ring1 = first._attachment.ring
-        path.unlink()
-        logged = 1 + log_until_moved(first, ring1, "on-1")
-        ring2 = first._attachment.ring
+    with moved_to_a_second_ring(first, log_dir) as (ring2, path, logged):
         for i in range(50):
             first.log_event("custom_event", {"i": i}, custom_id=f"on-2-{i}")
         idle = idle_producer(40)
@@ -346,16 +352,7 @@ def test_a_corrupt_record_in_an_orphan_is_reported_lost(log_dir, make_logger):
     """A record damaged in a ring removed before the writer served it is not moved: flush()
     raises EventsLostError for it, and every other event lands once."""
     logger = make_logger(flush_interval_s=0.1)
-    logger.log_event("custom_event", {"i": "before"})
-    logger.flush(timeout=30)
-    path = StateDir.for_log_dir(log_dir).shm_ring
-    writer = writer_pid(log_dir)
-    assert writer is not None
-    with stopped(writer):
-        ring1 = logger._attachment.ring
-        path.unlink()
-        logged = 1 + log_until_moved(logger, ring1, "on-1")
-        ring2 = logger._attachment.ring
+    with moved_to_a_second_ring(logger, log_dir) as (ring2, path, logged):
         for i in range(20):
             logger.log_event("custom_event", {"i": i}, custom_id=f"on-2-{i}")
         assert ring2.head > 0  # its first record is one of this process's

@@ -17,7 +17,7 @@ import pytest
 
 from parquet_logger import ParquetLogger
 from parquet_logger.transport.statedir import StateDir
-from tests.support import read_rows, run_python, wait_for, writer_pid, writer_running
+from tests.support import kill_and_reap, read_rows, run_python, wait_for, writer_pid, writer_running
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +42,7 @@ def producers(log_dir: Path) -> Iterator[list[subprocess.Popen[str]]]:
     """Separate producer scripts (not a pool): each is killed and reaped at teardown."""
     procs: list[subprocess.Popen[str]] = []
     yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
+    kill_and_reap(procs)
 
 
 def start_producer(

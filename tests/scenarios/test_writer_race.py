@@ -9,7 +9,7 @@ import textwrap
 import psutil
 import pytest
 
-from tests.support import read_rows, wait_for
+from tests.support import kill_and_reap, read_rows, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,4 @@ def test_racing_loggers_start_exactly_one_writer(log_dir):
             assert proc.wait(timeout=60) == 0
         assert len(read_rows(log_dir)) == 6
     finally:
-        for proc in racers:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
+        kill_and_reap(racers)
